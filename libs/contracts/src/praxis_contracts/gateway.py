@@ -1,0 +1,3 @@
+"""Messages owned by the gateway service (commands it accepts, events it publishes, queries it answers)."""
+
+from __future__ import annotations

@@ -1,0 +1,90 @@
+"""Subject <-> class mapping for every message in :mod:`praxis_contracts`.
+
+Subjects may hold ``{placeholders}`` (one token each), e.g. per-bench commands
+``praxis.bench.{bench_id}.cmd.machine_call.v1``; :func:`decode` matches them token by token.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from functools import cache
+
+from praxis_contracts.base import Message
+
+MESSAGE_MODULES = ("common", "discovery", "scheduler", "executor", "hardware", "gateway")
+
+
+class UnknownSubject(LookupError):
+    """No message class is registered for a subject."""
+
+
+class DuplicateSubject(ValueError):
+    """Two message classes claim the same subject."""
+
+
+def all_message_classes() -> list[type[Message]]:
+    """Every concrete message class with a subject, in a stable order."""
+    found: dict[str, type[Message]] = {}
+    for name in MESSAGE_MODULES:
+        module = importlib.import_module(f"praxis_contracts.{name}")
+        for obj in vars(module).values():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, Message)
+                and obj.__module__ == module.__name__
+                and "subject" in vars(obj)
+                and obj.subject
+            ):
+                found[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return [found[k] for k in sorted(found)]
+
+
+def _pattern(subject: str) -> re.Pattern[str]:
+    parts = [r"[^.]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in subject.split(".")]
+    return re.compile(r"\.".join(parts) + r"\Z")
+
+
+@cache
+def _table() -> tuple[dict[str, type[Message]], tuple[tuple[re.Pattern[str], type[Message]], ...]]:
+    exact: dict[str, type[Message]] = {}
+    templated: list[tuple[re.Pattern[str], type[Message]]] = []
+    for cls in all_message_classes():
+        if cls.subject in exact or any(p.pattern == _pattern(cls.subject).pattern for p, _ in templated):
+            raise DuplicateSubject(f"subject {cls.subject!r} is claimed twice (second: {cls.__qualname__})")
+        if "{" in cls.subject:
+            templated.append((_pattern(cls.subject), cls))
+        else:
+            exact[cls.subject] = cls
+    return exact, tuple(templated)
+
+
+def class_for(subject: str) -> type[Message]:
+    exact, templated = _table()
+    if subject in exact:
+        return exact[subject]
+    for pattern, cls in templated:
+        if pattern.match(subject):
+            return cls
+    raise UnknownSubject(f"no message class for subject {subject!r}")
+
+
+def decode(subject: str, data: bytes | str) -> Message:
+    """Validate ``data`` as the class registered for ``subject`` (raises UnknownSubject / ValidationError)."""
+    return class_for(subject).model_validate_json(data)
+
+
+def subject_of(msg: Message | type[Message], **tokens: str) -> str:
+    """The concrete subject of a message; placeholders are filled from ``tokens`` or the message's fields."""
+    subject = msg.subject
+    if "{" not in subject:
+        return subject
+    values = dict(tokens)
+    if isinstance(msg, Message):
+        for key in re.findall(r"\{(\w+)\}", subject):
+            values.setdefault(key, str(getattr(msg, key)))
+    return subject.format(**values)
+
+
+def encode(msg: Message) -> bytes:
+    return msg.model_dump_json().encode()

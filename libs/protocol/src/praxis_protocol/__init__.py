@@ -1,0 +1,1 @@
+"""The protocol authoring API: the @protocol decorator (metadata only)."""

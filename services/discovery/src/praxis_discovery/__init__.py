@@ -1,0 +1,1 @@
+"""Static catalog of PyLabRobot and static analysis of protocol files."""

@@ -1,0 +1,1 @@
+"""Runs: state machine, worker subprocesses, machine-call journal."""

@@ -1,0 +1,1 @@
+"""The HTTP/WebSocket face of Praxis: REST, WebSocket streams, the web console."""

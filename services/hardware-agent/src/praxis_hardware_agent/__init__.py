@@ -1,0 +1,1 @@
+"""One daemon per bench PC: PLR backends (simulated too), machine commands, heartbeats."""

@@ -1,0 +1,1 @@
+"""Run queue, asset resolution and time-bounded reservations."""
