@@ -1,3 +1,80 @@
-"""Messages owned by the discovery service (commands it accepts, events it publishes, queries it answers)."""
+"""Messages owned by the discovery service: protocol registration and lookup, catalog sync."""
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from praxis_contracts.base import Event, Query, Reply
+from praxis_contracts.protocols import Diagnostic, ProtocolDefinition
+
+
+class RegisterProtocol(Query):
+    """Register a protocol file (request/reply so the uploader learns at once whether it was accepted).
+
+    Answer: :class:`ProtocolsRegistered`, or an ``ErrorReply(code="invalid")`` whose ``data["diagnostics"]``
+    lists every problem with line and column.
+    """
+
+    subject: ClassVar[str] = "praxis.discovery.qry.register_protocol.v1"
+
+    filename: str
+    source: str
+
+
+class ProtocolsRegistered(Reply):
+    protocols: list[ProtocolDefinition]
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+
+
+class ProtocolRegistered(Event):
+    subject: ClassVar[str] = "praxis.discovery.evt.protocol_registered.v1"
+
+    definition: ProtocolDefinition
+
+
+class GetProtocol(Query):
+    subject: ClassVar[str] = "praxis.discovery.qry.get_protocol.v1"
+
+    protocol_id: str
+
+
+class ProtocolReply(Reply):
+    definition: ProtocolDefinition
+
+
+class ListProtocols(Query):
+    subject: ClassVar[str] = "praxis.discovery.qry.list_protocols.v1"
+
+    name: str | None = None
+    limit: int = 200
+
+
+class ProtocolList(Reply):
+    protocols: list[ProtocolDefinition]
+
+
+class GetProtocolSource(Query):
+    """The source text of a registered file, by its sha256 (the executor runs exactly what was analysed)."""
+
+    subject: ClassVar[str] = "praxis.discovery.qry.get_protocol_source.v1"
+
+    source_hash: str
+
+
+class ProtocolSource(Reply):
+    source_hash: str
+    filename: str
+    source: str
+
+
+class CatalogSynced(Event):
+    subject: ClassVar[str] = "praxis.discovery.evt.catalog_synced.v1"
+
+    plr_version: str
+    frontends: int
+    backends: int
+    resources: int
+    simulated_frontends: int = 0
+    duration_s: float = 0.0

@@ -1,3 +1,157 @@
-"""Messages owned by the hardware service (commands it accepts, events it publishes, queries it answers)."""
+"""Messages of the hardware agents (one per bench PC).
+
+Machine calls are core-NATS request/reply on a per-bench subject: the executor's worker waits for the answer of
+each call anyway, and the idempotency key (run id + sequence) makes a retried request safe. Durable facts
+(announcements, heartbeats, status changes) are JetStream events.
+"""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from praxis_contracts.base import Command, Event, Query, Reply
+
+
+class ResourceInfo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    plr_type: str = Field(description="fully qualified class of the resource")
+    type_chain: list[str] = Field(default_factory=list, description="fqns of the class's MRO (PLR classes only)")
+    kind: str = Field(description="Plate, TipRack, Trough, ...")
+    parent: str | None = None
+    model: str | None = None
+
+
+class MachineInfo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    frontend: str = Field(description="fqn of the PLR frontend class")
+    frontend_chain: list[str] = Field(default_factory=list)
+    backend: str = Field(description="fqn of the PLR backend class")
+    category: str
+    simulated: bool
+    capabilities: list[str] = Field(default_factory=list)
+    resources: list[ResourceInfo] = Field(default_factory=list, description="labware on this machine's deck")
+    status: str = "idle"
+
+
+class BenchAnnounced(Event):
+    subject: ClassVar[str] = "praxis.hardware.evt.bench_announced.v1"
+
+    bench_id: str
+    simulated: bool
+    machines: list[MachineInfo]
+    agent_version: str = ""
+    host: str = ""
+
+
+class BenchHeartbeat(Event):
+    subject: ClassVar[str] = "praxis.hardware.evt.bench_heartbeat.v1"
+
+    bench_id: str
+    sequence: int
+    interval_s: float
+    machine_status: dict[str, str] = Field(default_factory=dict)
+
+
+class BenchOffline(Event):
+    """An agent shutting down cleanly says so; a crashed one is noticed by missed heartbeats."""
+
+    subject: ClassVar[str] = "praxis.hardware.evt.bench_offline.v1"
+
+    bench_id: str
+    reason: str = "agent stopped"
+
+
+class MachineStatusChanged(Event):
+    subject: ClassVar[str] = "praxis.hardware.evt.machine_status_changed.v1"
+
+    bench_id: str
+    machine: str
+    status: str
+    detail: str = ""
+
+
+class MachineCall(Command):
+    """Perform one backend call on a machine of a bench. Request/reply on the bench's own subject."""
+
+    subject: ClassVar[str] = "praxis.bench.{bench_id}.cmd.machine_call.v1"
+
+    bench_id: str
+    run_id: str
+    sequence: int
+    machine: str
+    method: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.run_id}:{self.sequence}"
+
+
+class MachineCallResult(Reply):
+    ok: bool
+    result: Any = None
+    error_type: str | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+    replayed: bool = Field(default=False, description="true when answered from the idempotency store")
+
+
+class LoadRunDeck(Command):
+    """Give the agent the run's deck (PLR ``serialize()`` JSON per machine) so names map back to resources."""
+
+    subject: ClassVar[str] = "praxis.bench.{bench_id}.cmd.load_run_deck.v1"
+
+    bench_id: str
+    run_id: str
+    machines: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class EndRun(Command):
+    subject: ClassVar[str] = "praxis.bench.{bench_id}.cmd.end_run.v1"
+
+    bench_id: str
+    run_id: str
+
+
+class Ack(Reply):
+    ok: bool = True
+    detail: str = ""
+
+
+class DescribeBench(Query):
+    """The bench's machines with their PLR ``serialize()`` JSON, so a worker can build identical frontends."""
+
+    subject: ClassVar[str] = "praxis.bench.{bench_id}.qry.describe.v1"
+
+    bench_id: str
+
+
+class BenchDescription(Reply):
+    bench_id: str
+    simulated: bool
+    machines: list[MachineInfo]
+    serialized: dict[str, dict[str, Any]] = Field(default_factory=dict, description="machine -> PLR serialize()")
+
+
+class ListBenches(Query):
+    """List benches with online status; answered by the scheduler, which projects the bench events."""
+
+    subject: ClassVar[str] = "praxis.scheduler.qry.list_benches.v1"
+
+
+class BenchState(Reply):
+    bench_id: str
+    simulated: bool
+    online: bool
+    last_heartbeat: str | None = None
+    machines: list[MachineInfo] = Field(default_factory=list)
+
+
+class BenchList(Reply):
+    benches: list[BenchState]
