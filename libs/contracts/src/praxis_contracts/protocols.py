@@ -115,7 +115,7 @@ def _coerce(spec: ParameterSpec, value: Any) -> Any:
             raise InvalidParameter(spec.name, f"must be a {base}, got a boolean")
         if not isinstance(value, accepted):
             raise InvalidParameter(spec.name, f"must be a {base}, got {type(value).__name__} {value!r}")
-        if base == "float":
+        if base == "float" and isinstance(value, int | float):
             value = float(value)
     if spec.choices is not None and value not in spec.choices:
         raise InvalidParameter(spec.name, f"must be one of {spec.choices}, got {value!r}")

@@ -1,0 +1,200 @@
+"""The life of a service process: check schema, connect, set up streams, run consumers, relay, queries and
+tasks, answer health, serve metrics, and stop gracefully on SIGTERM.
+
+A service describes itself with a :class:`ServiceSpec`; its ``wire`` callback receives the live
+:class:`ServiceContext` (connections exist only at run time, never at import time) and returns what to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from praxis_contracts.base import Reply
+from praxis_contracts.common import HealthQuery, HealthReply, health_subject
+from praxis_contracts.streams import ALL_STREAMS
+from praxis_servicekit import metrics
+from praxis_servicekit.bus import connect, ensure_streams
+from praxis_servicekit.consumer import Consumer, Subscription
+from praxis_servicekit.queries import QueryRoute, serve_queries
+from praxis_servicekit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DbSpec:
+    metadata: sa.MetaData
+    migrations: Path
+
+    @property
+    def schema(self) -> str:
+        assert self.metadata.schema
+        return self.metadata.schema
+
+
+@dataclass
+class Wiring:
+    subscriptions: list[Subscription] = field(default_factory=list)
+    queries: list[QueryRoute] = field(default_factory=list)
+    tasks: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    health_details: Callable[[], dict[str, str]] | None = None
+
+
+@dataclass
+class ServiceContext:
+    settings: ServiceSettings
+    nc: Client
+    js: JetStreamContext
+    engine: AsyncEngine | None
+    uow_factory: Any
+    stopping: asyncio.Event
+    started_at: float
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    version: str
+    settings: ServiceSettings
+    wire: Callable[[ServiceContext], Awaitable[Wiring]]
+    db: DbSpec | None = None
+    health_service: str | None = None
+
+
+class StartupError(RuntimeError):
+    """A condition that stops ``serve`` with a one-line message instead of a traceback."""
+
+
+async def run_service(spec: ServiceSpec, *, ready: Callable[[], None] | None = None) -> None:
+    settings = spec.settings
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopping.set)
+    started_at = time.monotonic()
+
+    async with contextlib.AsyncExitStack() as stack:
+        engine: AsyncEngine | None = None
+        uow_factory: Any = None
+        revision: str | None = None
+        relay = None
+        if spec.db is not None:
+            from praxis_servicekit.db import UnitOfWorkFactory, make_engine
+            from praxis_servicekit.migrations import check_at_head
+
+            if not settings.database_url:
+                raise StartupError(f"{spec.name} needs PRAXIS_DATABASE_URL")
+            engine = make_engine(settings.database_url)
+            stack.push_async_callback(engine.dispose)
+            try:
+                revision = await check_at_head(engine, spec.db.migrations, spec.db.schema, spec.name)
+            except OSError as exc:
+                raise StartupError(f"cannot reach Postgres at {settings.database_url}: {exc}") from exc
+            uow_factory = UnitOfWorkFactory(engine, spec.db.metadata)
+
+        try:
+            nc = await connect(settings.nats_url, f"praxis-{spec.name}-{settings.instance}")
+        except Exception as exc:
+            raise StartupError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc
+        stack.push_async_callback(_close_nats, nc)
+        js = nc.jetstream()
+        await ensure_streams(js, ALL_STREAMS)
+
+        if engine is not None and spec.db is not None:
+            from praxis_servicekit.outbox import OutboxRelay
+
+            relay = OutboxRelay(
+                engine, uow_factory.outbox, js, service=spec.name, poll_s=settings.outbox_poll_s
+            )
+            uow_factory.notify = relay.notify
+
+        ctx = ServiceContext(settings, nc, js, engine, uow_factory, stopping, started_at)
+        wiring = await spec.wire(ctx)
+        consumers = [
+            Consumer(js, sub, service=spec.name, uow_factory=uow_factory, batch=settings.consumer_batch)
+            for sub in wiring.subscriptions
+        ]
+        for consumer in consumers:
+            await consumer.subscribe()
+
+        async def health(_: HealthQuery) -> Reply:
+            details = wiring.health_details() if wiring.health_details else {}
+            return HealthReply(
+                service=spec.health_service or spec.name,
+                status="degraded" if details.get("status") == "degraded" else "ok",
+                version=spec.version,
+                schema_revision=revision,
+                uptime_s=round(time.monotonic() - started_at, 3),
+                instance=settings.instance,
+                details=details,
+            )
+
+        routes = [*wiring.queries, QueryRoute(HealthQuery, health, health_subject(spec.health_service or spec.name))]
+        await serve_queries(nc, routes, service=spec.name)
+
+        if settings.metrics_port:
+            server, port = await metrics.serve_http(settings.metrics_host, settings.metrics_port,
+                                                    lambda: nc.is_connected)
+            stack.push_async_callback(_close_server, server)
+            log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
+        metrics.UP.labels(spec.name, spec.version).set(1)
+
+        tasks = [asyncio.create_task(c.run(), name=f"consumer:{c.durable}") for c in consumers]
+        if relay is not None:
+            tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        background: list[asyncio.Task[None]] = [
+            asyncio.create_task(t(), name=getattr(t, "__name__", "task")) for t in wiring.tasks
+        ]
+        log.info("%s %s serving (%d consumers, %d queries)", spec.name, spec.version, len(consumers), len(routes))
+        if ready is not None:
+            ready()
+
+        stop_wait: asyncio.Task[Any] = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait([stop_wait, *tasks, *background], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stop_wait and not task.cancelled() and task.exception():
+                log.error("task %s died: %r", task.get_name(), task.exception())
+        log.info("%s stopping", spec.name)
+        for c in consumers:
+            c.stop()
+        for hook in wiring.on_stop:
+            with contextlib.suppress(Exception):
+                await hook()
+        for t in background:
+            t.cancel()
+        consumer_tasks = tasks[: len(consumers)]
+        if consumer_tasks:
+            await asyncio.wait(consumer_tasks, timeout=settings.shutdown_grace_s)
+        if relay is not None:
+            relay.stop()
+            await asyncio.wait(tasks[len(consumers) :], timeout=settings.shutdown_grace_s)
+        for t in [*tasks, *background, stop_wait]:
+            t.cancel()
+        await asyncio.gather(*tasks, *background, stop_wait, return_exceptions=True)
+        metrics.UP.labels(spec.name, spec.version).set(0)
+    log.info("%s stopped", spec.name)
+
+
+async def _close_nats(nc: Client) -> None:
+    with contextlib.suppress(Exception):
+        await nc.drain()
+
+
+async def _close_server(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()

@@ -1,0 +1,34 @@
+"""Settings shared by every service; each service subclasses with its own env prefix.
+
+The two infrastructure URLs are deliberately *unprefixed* (``PRAXIS_NATS_URL``, ``PRAXIS_DATABASE_URL``) so one
+pair of variables points a whole stack at existing servers.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRAXIS_", extra="ignore")
+
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", validation_alias=AliasChoices("PRAXIS_NATS_URL", "nats_url")
+    )
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("PRAXIS_DATABASE_URL", "database_url")
+    )
+    metrics_port: int = Field(default=0, description="0 = no /metrics endpoint; -1 = a random free port")
+    metrics_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    log_json: bool = True
+    instance: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    consumer_batch: int = 64
+    consumer_max_deliver: int = 5
+    consumer_ack_wait_s: float = 30.0
+    outbox_poll_s: float = 1.0
+    shutdown_grace_s: float = 10.0
