@@ -164,8 +164,13 @@ class Consumer:
                 await msg.term()
                 return "dead_lettered"
             delay = self.sub.backoff_s[min(delivered - 1, len(self.sub.backoff_s) - 1)]
-            log.warning("handler failed (delivery %d), retrying in %.1fs: %r", delivered, delay, exc,
-                        extra={"subject": msg.subject})
+            log.warning(
+                "handler failed (delivery %d), retrying in %.1fs: %r",
+                delivered,
+                delay,
+                exc,
+                extra={"subject": msg.subject},
+            )
             await msg.nak(delay=delay)
             return "retried"
         finally:

@@ -29,8 +29,7 @@ def asyncpg_url(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncEngine:
-    return create_async_engine(asyncpg_url(url), pool_size=pool_size, max_overflow=10, echo=echo,
-                               pool_pre_ping=True)
+    return create_async_engine(asyncpg_url(url), pool_size=pool_size, max_overflow=10, echo=echo, pool_pre_ping=True)
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
@@ -91,12 +90,14 @@ class SqlUnitOfWork:
         self._inbox = inbox
         self._notify = notify
         self._pending: list[tuple[Message, str, dict[str, str]]] = []
+        self._after_commit: list[Callable[[], Any]] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> SqlUnitOfWork:
         self.session = self._sessionmaker()
         await self.session.begin()
         self._pending = []
+        self._after_commit = []
         return self
 
     async def __aexit__(
@@ -110,6 +111,11 @@ class SqlUnitOfWork:
 
     def publish(self, message: Message, subject: str | None = None, headers: dict[str, str] | None = None) -> None:
         self._pending.append((message, subject or subject_of(message), dict(headers or {})))
+
+    def after_commit(self, callback: Callable[[], Any]) -> None:
+        """Run ``callback`` once the transaction is durable (side effects such as starting a worker process must
+        never happen for a state change that is then rolled back)."""
+        self._after_commit.append(callback)
 
     async def claim_inbox(self, message_id: Any, consumer: str, subject: str) -> bool:
         """Record that ``consumer`` handles ``message_id``; False if it already did (a redelivery)."""
@@ -139,9 +145,13 @@ class SqlUnitOfWork:
         self._pending = []
         if published and self._notify is not None:
             self._notify()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     async def rollback(self) -> None:
         self._pending = []
+        self._after_commit = []
         await self.session.rollback()
 
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-MESSAGES = Counter(
-    "praxis_messages_total", "Messages handled by consumers", ["service", "subject", "outcome"]
-)
+MESSAGES = Counter("praxis_messages_total", "Messages handled by consumers", ["service", "subject", "outcome"])
 HANDLER_SECONDS = Histogram(
-    "praxis_handler_seconds", "Time spent in a message handler", ["service", "subject"],
+    "praxis_handler_seconds",
+    "Time spent in a message handler",
+    ["service", "subject"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 QUERIES = Counter("praxis_queries_total", "Queries answered", ["service", "subject", "outcome"])
@@ -24,9 +24,7 @@ DEAD_LETTERS = Counter("praxis_dead_letters_total", "Messages sent to the DLQ", 
 UP = Gauge("praxis_service_up", "1 while the service runs", ["service", "version"])
 
 
-async def serve_http(
-    host: str, port: int, health: Callable[[], bool]
-) -> tuple[asyncio.Server, int]:
+async def serve_http(host: str, port: int, health: Callable[[], bool]) -> tuple[asyncio.Server, int]:
     """Serve ``GET /metrics`` and ``GET /healthz``; returns the server and its bound port."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -44,8 +42,14 @@ async def serve_http(
             else:
                 status, ctype, body = b"404 Not Found", b"text/plain", b"not found\n"
             writer.write(
-                b"HTTP/1.1 " + status + b"\r\nContent-Type: " + ctype
-                + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
+                b"HTTP/1.1 "
+                + status
+                + b"\r\nContent-Type: "
+                + ctype
+                + b"\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
             )
             await writer.drain()
         except (TimeoutError, ConnectionError, IndexError):

@@ -90,9 +90,7 @@ class OutboxRelay:
             futures: list[Any] = []
             for row in rows:
                 headers = {**(row.headers or {}), "Nats-Msg-Id": str(row.message_id)}
-                futures.append(
-                    await self.js.publish_async(row.subject, row.payload.encode(), headers=headers)
-                )
+                futures.append(await self.js.publish_async(row.subject, row.payload.encode(), headers=headers))
             await asyncio.gather(*futures)
             if mark:
                 await conn.execute(

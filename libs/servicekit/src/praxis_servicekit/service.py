@@ -118,9 +118,7 @@ async def run_service(spec: ServiceSpec, *, ready: Callable[[], None] | None = N
         if engine is not None and spec.db is not None:
             from praxis_servicekit.outbox import OutboxRelay
 
-            relay = OutboxRelay(
-                engine, uow_factory.outbox, js, service=spec.name, poll_s=settings.outbox_poll_s
-            )
+            relay = OutboxRelay(engine, uow_factory.outbox, js, service=spec.name, poll_s=settings.outbox_poll_s)
             uow_factory.notify = relay.notify
 
         ctx = ServiceContext(settings, nc, js, engine, uow_factory, stopping, started_at)
@@ -148,8 +146,9 @@ async def run_service(spec: ServiceSpec, *, ready: Callable[[], None] | None = N
         await serve_queries(nc, routes, service=spec.name)
 
         if settings.metrics_port:
-            server, port = await metrics.serve_http(settings.metrics_host, settings.metrics_port,
-                                                    lambda: nc.is_connected)
+            server, port = await metrics.serve_http(
+                settings.metrics_host, settings.metrics_port, lambda: nc.is_connected
+            )
             stack.push_async_callback(_close_server, server)
             log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
         metrics.UP.labels(spec.name, spec.version).set(1)

@@ -16,12 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PRAXIS_", extra="ignore")
 
-    nats_url: str = Field(
-        default="nats://127.0.0.1:4222", validation_alias=AliasChoices("PRAXIS_NATS_URL", "nats_url")
-    )
-    database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("PRAXIS_DATABASE_URL", "database_url")
-    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias=AliasChoices("PRAXIS_NATS_URL", "nats_url"))
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("PRAXIS_DATABASE_URL", "database_url"))
     metrics_port: int = Field(default=0, description="0 = no /metrics endpoint; -1 = a random free port")
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"

@@ -1,1 +1,3 @@
-"""Static catalog of PyLabRobot and static analysis of protocol files."""
+"""Static catalog of PyLabRobot and static analysis of protocol files (libcst; never imports either)."""
+
+__version__ = "0.1.0"

@@ -1,1 +1,3 @@
-"""Run queue, asset resolution and time-bounded reservations."""
+"""Run queue, asset resolution and time-bounded reservations that never double-book."""
+
+__version__ = "0.1.0"

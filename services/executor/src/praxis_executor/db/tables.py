@@ -1,0 +1,70 @@
+"""The executor's schema: runs, their per-run event log (the WebSocket replay source) and the call journal."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from praxis_servicekit.db import inbox_table, outbox_table
+
+SCHEMA = "executor"
+metadata = sa.MetaData(schema=SCHEMA)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("protocol_id", sa.Text, nullable=False, server_default=""),
+    sa.Column("protocol_name", sa.Text, nullable=False, server_default=""),
+    sa.Column("source_hash", sa.Text, nullable=False, server_default=""),
+    sa.Column("function", sa.Text, nullable=False, server_default=""),
+    sa.Column("parameters", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("simulate", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("assignment", JSONB),
+    sa.Column("error", sa.Text),
+    sa.Column("traceback", sa.Text),
+    sa.Column("outputs", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_step", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("worker_instance", sa.Text),
+    sa.Column("worker_pid", sa.Integer),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_runs_status", "status"),
+    sa.Index("ix_runs_created_at", "created_at"),
+)
+
+run_events = sa.Table(
+    "run_events",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("event", JSONB, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+steps = sa.Table(
+    "steps",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("bench_id", sa.Text, nullable=False),
+    sa.Column("machine", sa.Text, nullable=False),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("args", JSONB, nullable=False),
+    sa.Column("result", JSONB),
+    sa.Column("error", sa.Text),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("state_diff", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)

@@ -1,0 +1,1 @@
+"""Pure run logic: states, allowed transitions, and what each transition emits."""

@@ -1,0 +1,17 @@
+"""``praxis-scheduler serve | migrate``."""
+
+from __future__ import annotations
+
+import sys
+
+from praxis_servicekit.cli import run_cli
+
+
+def main() -> None:
+    from praxis_scheduler.bootstrap import build_from_args
+
+    sys.exit(run_cli("scheduler", build_from_args))
+
+
+if __name__ == "__main__":
+    main()
