@@ -1,1 +1,3 @@
-"""One daemon per bench PC: PLR backends (simulated too), machine commands, heartbeats."""
+"""One daemon per bench PC: PLR backends (real or chatterbox), machine commands, heartbeats."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,102 @@
+"""The agent's NATS face: per-bench request/reply subjects, announcements and heartbeats.
+
+The agent has no database: durable facts leave as JetStream events (published with ``Nats-Msg-Id`` so a retried
+publish is not a second fact), and machine calls are answered by request/reply on subjects that name the bench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any
+
+from nats.js import JetStreamContext
+
+from praxis_contracts.base import Event, Reply
+from praxis_contracts.hardware import (
+    Ack,
+    BenchAnnounced,
+    BenchHeartbeat,
+    BenchOffline,
+    DescribeBench,
+    EndRun,
+    LoadRunDeck,
+    MachineCall,
+)
+from praxis_contracts.registry import subject_of
+from praxis_servicekit.queries import QueryRoute
+
+log = logging.getLogger(__name__)
+
+
+class BenchBus:
+    def __init__(self, runtime: Any, js: JetStreamContext, bench_id: str, version: str) -> None:
+        self.runtime = runtime
+        self.js = js
+        self.bench_id = bench_id
+        self.version = version
+        self.sequence = 0
+
+    def routes(self) -> list[QueryRoute]:
+        b = self.bench_id
+        return [
+            QueryRoute(MachineCall, self.machine_call, subject_of(MachineCall, bench_id=b)),
+            QueryRoute(LoadRunDeck, self.load_run_deck, subject_of(LoadRunDeck, bench_id=b)),
+            QueryRoute(EndRun, self.end_run, subject_of(EndRun, bench_id=b)),
+            QueryRoute(DescribeBench, self.describe, subject_of(DescribeBench, bench_id=b)),
+        ]
+
+    async def machine_call(self, call: MachineCall) -> Reply:
+        result: Reply = await self.runtime.perform(call)
+        return result
+
+    async def load_run_deck(self, cmd: LoadRunDeck) -> Reply:
+        await self.runtime.load_run_deck(cmd)
+        return Ack(detail=f"deck of run {cmd.run_id} loaded")
+
+    async def end_run(self, cmd: EndRun) -> Reply:
+        await self.runtime.end_run(cmd.run_id)
+        return Ack(detail=f"run {cmd.run_id} ended")
+
+    async def describe(self, _: DescribeBench) -> Reply:
+        description: Reply = self.runtime.describe()
+        return description
+
+    async def publish(self, event: Event) -> None:
+        for attempt in range(5):
+            try:
+                await self.js.publish(
+                    subject_of(event), event.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event.message_id)}
+                )
+                return
+            except Exception as exc:  # JetStream briefly unavailable: the msg id makes the retry safe
+                log.warning("publish of %s failed (attempt %d): %r", type(event).__name__, attempt + 1, exc)
+                await asyncio.sleep(0.2 * (attempt + 1))
+        log.error("gave up publishing %s", type(event).__name__)
+
+    async def announce(self) -> None:
+        description = self.runtime.describe()
+        await self.publish(
+            BenchAnnounced(
+                bench_id=self.bench_id,
+                simulated=description.simulated,
+                machines=description.machines,
+                agent_version=self.version,
+                host=socket.gethostname(),
+            )
+        )
+
+    async def heartbeat(self, interval_s: float) -> None:
+        self.sequence += 1
+        await self.publish(
+            BenchHeartbeat(
+                bench_id=self.bench_id,
+                sequence=self.sequence,
+                interval_s=interval_s,
+                machine_status={m.name: m.status for m in self.runtime.describe().machines},
+            )
+        )
+
+    async def offline(self, reason: str) -> None:
+        await self.publish(BenchOffline(bench_id=self.bench_id, reason=reason))

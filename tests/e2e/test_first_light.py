@@ -1,0 +1,159 @@
+"""Issue 4 end to end: upload -> run -> watch, on the simulated bench, through the gateway only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+import websockets
+
+from praxis_contracts.hardware import MachineCall, MachineCallResult
+from praxis_contracts.registry import subject_of
+from praxis_testkit.waiting import wait_for_sync
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "protocols"
+HERE = Path(__file__).parent / "protocols"
+
+
+def upload(api: httpx.Client, path: Path) -> dict[str, Any]:
+    response = api.post("/api/v1/protocols", files={"file": (path.name, path.read_bytes(), "text/x-python")})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def submit(api: httpx.Client, protocol_id: str, parameters: dict[str, Any] | None = None) -> str:
+    response = api.post(
+        "/api/v1/runs", json={"protocol_id": protocol_id, "parameters": parameters or {}, "simulate": True}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "queued"
+    return str(response.json()["id"])
+
+
+def wait_status(api: httpx.Client, run_id: str, statuses: set[str], timeout: float = 60) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        r = api.get(f"/api/v1/runs/{run_id}")
+        return r.json() if r.status_code == 200 and r.json()["status"] in statuses else None
+
+    return wait_for_sync(done, timeout=timeout, message=f"run {run_id} never reached {statuses}")
+
+
+def ws_events(base_url: str, run_id: str, after: int = 0) -> list[dict[str, Any]]:
+    async def collect() -> list[dict[str, Any]]:
+        url = base_url.replace("http", "ws", 1) + f"/api/v1/runs/{run_id}/events" + (f"?after={after}" if after else "")
+        events = []
+        async with websockets.connect(url) as ws:
+            async for frame in ws:
+                event = json.loads(frame)
+                events.append(event)
+                if event["type"] == "RunFinished":
+                    break
+        return events
+
+    return asyncio.run(asyncio.wait_for(collect(), timeout=60))
+
+
+class TestSerialDilution:
+    def test_completes_with_a_full_journal_and_the_implied_volumes(self, stack, api: httpx.Client) -> None:
+        definition = upload(api, EXAMPLES / "serial_dilution.py")
+        assert {a["name"] for a in definition["assets"]} >= {"lh", "plate", "tips"}
+        run_id = submit(api, definition["id"])
+        run = wait_status(api, run_id, {"completed", "failed", "cancelled", "rejected"})
+        assert run["status"] == "completed", run
+        methods = [s["method"] for s in run["steps"]]
+        assert "aspirate" in methods and "dispense" in methods
+        for step in run["steps"]:
+            if step["method"] in ("aspirate", "dispense"):
+                assert step["error"] is None
+                assert step["args"], step
+        assert [s["step"] for s in run["steps"]] == list(range(1, len(run["steps"]) + 1))
+        volumes = run["outputs"]["well_volumes"]
+        assert volumes, run["outputs"]
+
+    def test_websocket_replays_in_order_and_resumes_after_a_seq(self, stack, api: httpx.Client) -> None:
+        definition = upload(api, EXAMPLES / "serial_dilution.py")
+        run_id = submit(api, definition["id"])
+        events = ws_events(stack.base_url, run_id)
+        seqs = [e["seq"] for e in events]
+        assert seqs == list(range(1, len(seqs) + 1)), seqs
+        assert events[-1]["type"] == "RunFinished"
+        assert events[-1]["event"]["status"] == "completed"
+        middle = len(events) // 2
+        resumed = ws_events(stack.base_url, run_id, after=middle)
+        assert [e["seq"] for e in resumed] == seqs[middle:]
+
+
+class TestFailuresAndControl:
+    def test_a_raising_protocol_fails_with_its_traceback(self, stack, api: httpx.Client) -> None:
+        definition = upload(api, HERE / "raises.py")
+        run = wait_status(api, submit(api, definition["id"]), {"completed", "failed", "cancelled", "rejected"})
+        assert run["status"] == "failed"
+        assert "calibration drift detected on purpose" in (run["traceback"] or "") + (run["error"] or "")
+
+    def test_cancel_mid_run_releases_the_reservations(self, stack, api: httpx.Client) -> None:
+        definition = upload(api, HERE / "long_mix.py")
+        run_id = submit(api, definition["id"])
+        wait_for_sync(lambda: len(api.get(f"/api/v1/runs/{run_id}").json().get("steps") or []) >= 3, timeout=60)
+        assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+        run = wait_status(api, run_id, {"cancelled", "completed", "failed"})
+        assert run["status"] == "cancelled"
+        assert len(run["steps"]) < 2 * 2000
+
+        def released() -> bool:
+            rows = api.get("/api/v1/reservations", params={"include_released": "true"}).json()
+            mine = [r for r in rows.get("reservations", rows) if r.get("owner") == run_id]
+            return bool(mine) and all(r.get("released_at") for r in mine)
+
+        wait_for_sync(released, timeout=30, message="the cancelled run's reservations were not released")
+        # and the same assets are bookable at once: a new run is scheduled and completes
+        follow = wait_status(api, submit(api, definition["id"], {"cycles": 2}), {"completed", "failed", "cancelled"})
+        assert follow["status"] == "completed"
+
+    def test_invalid_parameters_are_refused_and_create_no_run(self, stack, api: httpx.Client) -> None:
+        definition = upload(api, EXAMPLES / "serial_dilution.py")
+        before = len(api.get("/api/v1/runs").json()["runs"])
+        response = api.post(
+            "/api/v1/runs",
+            json={"protocol_id": definition["id"], "parameters": {"volume_ul": "lots"}, "simulate": True},
+        )
+        assert response.status_code == 422
+        assert "volume_ul" in response.text
+        assert len(api.get("/api/v1/runs").json()["runs"]) == before
+
+    def test_a_syntax_error_is_rejected_with_line_and_reason(self, stack, api: httpx.Client) -> None:
+        response = api.post(
+            "/api/v1/protocols", files={"file": ("broken.py", b"async def f(:\n  pass\n", "text/x-python")}
+        )
+        assert response.status_code == 422
+        assert "line 1" in response.text
+
+
+class TestAgentIdempotency:
+    def test_a_redelivered_command_is_performed_once(self, stack, unique_id: str) -> None:
+        async def twice() -> tuple[MachineCallResult, MachineCallResult]:
+            nc = await nats.connect(stack.env["PRAXIS_NATS_URL"])
+            try:
+                call = MachineCall(
+                    bench_id="sim-bench-1", run_id=f"idem-{unique_id}", sequence=1, machine="reader", method="open"
+                )
+                results = []
+                for _ in range(2):
+                    msg = await nc.request(subject_of(call), call.model_dump_json().encode(), timeout=10)
+                    results.append(MachineCallResult.model_validate_json(msg.data))
+                return results[0], results[1]
+            finally:
+                await nc.close()
+
+        first, second = asyncio.run(twice())
+        assert not first.replayed
+        assert first.ok, first
+        assert second.replayed, "the second delivery touched the device again"
+        assert second.result == first.result and second.ok == first.ok
