@@ -1,1 +1,5 @@
-"""pytest plugin with real nats-server and Postgres, wait_for, and service subprocess helpers."""
+"""Test helpers for Praxis: real nats-server/Postgres fixtures, ``wait_for``, service subprocesses.
+
+Import submodules directly (``praxis_testkit.servers``, ``.waiting``, ``.services``, ``.databases``);
+the pytest fixtures live in ``praxis_testkit.plugin``.
+"""

@@ -1,0 +1,98 @@
+"""Settings of the local stack, read from environment variables once, at command start.
+
+Everything is an env var (no config file) so the same knobs work for ``make run``, CI and a shell.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from praxis_devstack.errors import DevStackError
+
+DEFAULT_NATS_PORT = 4322
+DEFAULT_PG_PORT = 5433
+DEFAULT_GATEWAY_PORT = 8000
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
+DEV_DATABASE = "praxis"
+BENCH_ID = "sim-bench-1"
+BENCH_CONFIG = Path("deploy/benches/sim-bench.yaml")
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The workspace root (the ``pyproject.toml`` with ``[tool.uv.workspace]``) at or above ``start``.
+
+    ``.devdata`` and relative paths are anchored there, so ``praxis-dev run`` behaves the same from a subdir.
+    """
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and "[tool.uv.workspace]" in pyproject.read_text(errors="replace"):
+            return directory
+    return here
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise DevStackError(f"{name}={raw!r} is not a port number", exit_code=2) from None
+    if not 1 <= port <= 65535:
+        raise DevStackError(f"{name}={port} is out of range (1-65535)", exit_code=2)
+    return port
+
+
+@dataclass(frozen=True)
+class DevConfig:
+    """Where the local stack keeps its data and which ports it uses.
+
+    ``nats_url``/``database_url`` set means "use that server, don't start one".
+    """
+
+    root: Path
+    nats_port: int
+    pg_port: int
+    gateway_port: int
+    nats_url: str | None
+    database_url: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, root: Path | None = None) -> DevConfig:
+        env = os.environ if env is None else env
+        return cls(
+            root=root or find_repo_root(),
+            nats_port=_port(env, "PRAXIS_DEV_NATS_PORT", DEFAULT_NATS_PORT),
+            pg_port=_port(env, "PRAXIS_DEV_PG_PORT", DEFAULT_PG_PORT),
+            gateway_port=_port(env, "PRAXIS_DEV_GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
+            nats_url=env.get("PRAXIS_NATS_URL") or None,
+            database_url=env.get("PRAXIS_DATABASE_URL") or None,
+        )
+
+    @property
+    def devdata(self) -> Path:
+        return self.root / ".devdata"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.devdata / "logs"
+
+    @property
+    def nats_store(self) -> Path:
+        return self.devdata / "nats"
+
+    @property
+    def pg_data(self) -> Path:
+        return self.devdata / "pg"
+
+    @property
+    def bench_config(self) -> Path:
+        return self.root / BENCH_CONFIG
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"

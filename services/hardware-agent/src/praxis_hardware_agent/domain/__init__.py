@@ -1,0 +1,1 @@
+"""Pure bench logic: no PyLabRobot, no NATS."""
