@@ -160,7 +160,7 @@ class WorkerSupervisor:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env=_worker_env(),
                 limit=16 * 1024 * 1024,
             )
             worker.proc = proc
@@ -275,3 +275,10 @@ async def recover(uow_factory: Any, supervisor: WorkerSupervisor) -> None:
         await uow.commit()
     for run_id in restart:
         supervisor.start(run_id)
+
+
+def _worker_env() -> dict[str, str]:
+    """The worker runs user code: it gets NATS (to reach the bench) but never the database credentials."""
+    env = {k: v for k, v in os.environ.items() if "DATABASE_URL" not in k}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
