@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -78,3 +79,55 @@ class CatalogSynced(Event):
     resources: int
     simulated_frontends: int = 0
     duration_s: float = 0.0
+
+
+class CatalogCollection(StrEnum):
+    FRONTENDS = "frontends"
+    BACKENDS = "backends"
+    RESOURCES = "resources"
+
+
+class ListCatalog(Query):
+    """One page of a catalog collection, filtered, with facet counts over the whole filtered set."""
+
+    subject: ClassVar[str] = "praxis.discovery.qry.catalog_list.v1"
+
+    kind: CatalogCollection
+    category: str | None = None
+    manufacturer: str | None = None
+    simulated: bool | None = None
+    resource_kind: str | None = Field(default=None, description="resources only: Plate, TipRack, Trough, ...")
+    q: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+class CatalogPage(Reply):
+    items: list[dict[str, Any]]
+    total: int
+    facets: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="facet -> value -> count; facets: category, manufacturer, kind"
+    )
+
+
+class GetCatalogItem(Query):
+    subject: ClassVar[str] = "praxis.discovery.qry.catalog_item.v1"
+
+    fqn: str
+
+
+class CatalogItem(Reply):
+    item: dict[str, Any]
+
+
+class SearchCatalog(Query):
+    """Typeahead over names, manufacturers and models."""
+
+    subject: ClassVar[str] = "praxis.discovery.qry.catalog_search.v1"
+
+    q: str
+    limit: int = 20
+
+
+class CatalogSearchResults(Reply):
+    items: list[dict[str, Any]]
