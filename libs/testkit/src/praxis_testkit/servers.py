@@ -156,10 +156,10 @@ class NatsServer:
         log.parent.mkdir(parents=True, exist_ok=True)
         args = [str(binary), "-a", LOCALHOST, "-p", str(self.port) if self.port is not None else "-1"]
         args += ["-js", "-sd", str(store), "--ports_file_dir", str(run_dir), "-l", str(log)]
-        if self.durable:
-            conf = run_dir / "nats.conf"
-            conf.write_text("jetstream {\n  sync_interval: always\n}\n")
-            args += ["-c", str(conf)]
+        # 8 MiB messages: a 1 MiB protocol file grows when JSON-encoded, and decks serialise large.
+        conf = run_dir / "nats.conf"
+        conf.write_text("max_payload: 8MB\n" + ("jetstream {\n  sync_interval: always\n}\n" if self.durable else ""))
+        args += ["-c", str(conf)]
         # Own session: a Ctrl-C in the terminal must reach only our supervisor, which then stops
         # things in order (services before the broker they are talking to).
         self._proc = subprocess.Popen(
