@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 
-def _tool(name: str) -> "object":
+def _tool(name: str) -> object:
     def run(argv: list[str]) -> int:
         from praxis_discovery import cli
 
