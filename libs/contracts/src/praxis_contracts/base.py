@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 def utcnow() -> datetime:
@@ -35,12 +35,15 @@ class Message(BaseModel):
     correlation_id: str | None = None
     causation_id: str | None = None
 
-    @field_validator("occurred_at")
+    @field_validator("*")
     @classmethod
-    def _must_be_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("occurred_at must be timezone-aware (UTC)")
-        return value.astimezone(UTC)
+    def _must_be_utc(cls, value: object, info: ValidationInfo) -> object:
+        """Every datetime field of every message (not only ``occurred_at``) is timezone-aware, stored as UTC."""
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError(f"{info.field_name} must be timezone-aware (UTC), got a naive datetime")
+            return value.astimezone(UTC)
+        return value
 
     def caused(self) -> dict[str, str | None]:
         """Tracing fields for a message caused by this one: same correlation, causation = this id."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Iterable
 from functools import cache
 
 from praxis_contracts.base import Message
@@ -45,18 +46,39 @@ def _pattern(subject: str) -> re.Pattern[str]:
     return re.compile(r"\.".join(parts) + r"\Z")
 
 
-@cache
-def _table() -> tuple[dict[str, type[Message]], tuple[tuple[re.Pattern[str], type[Message]], ...]]:
+SubjectTable = tuple[dict[str, type[Message]], tuple[tuple[re.Pattern[str], type[Message]], ...]]
+
+
+def build_table(classes: Iterable[type[Message]]) -> SubjectTable:
+    """Index ``classes`` by subject; raises :class:`DuplicateSubject` when two claim the same subject.
+
+    Templated subjects clash when their patterns are equal (``{bench_id}`` vs ``{id}`` in the same place), and an
+    exact subject clashes with a template that matches it: either way one subject would have two owners.
+    """
     exact: dict[str, type[Message]] = {}
     templated: list[tuple[re.Pattern[str], type[Message]]] = []
-    for cls in all_message_classes():
-        if cls.subject in exact or any(p.pattern == _pattern(cls.subject).pattern for p, _ in templated):
-            raise DuplicateSubject(f"subject {cls.subject!r} is claimed twice (second: {cls.__qualname__})")
+    for cls in classes:
+        pattern = _pattern(cls.subject)
+        clash = exact.get(cls.subject)
+        if clash is None:  # same template, or an exact subject that an earlier template already matches
+            clash = next((c for p, c in templated if p.pattern == pattern.pattern or p.match(cls.subject)), None)
+        if clash is None and "{" in cls.subject:  # a template matching an earlier exact subject
+            clash = next((c for s, c in exact.items() if pattern.match(s)), None)
+        if clash is not None:
+            raise DuplicateSubject(
+                f"subject {cls.subject!r} of {cls.__module__}.{cls.__qualname__} is already claimed by "
+                f"{clash.__module__}.{clash.__qualname__}"
+            )
         if "{" in cls.subject:
-            templated.append((_pattern(cls.subject), cls))
+            templated.append((pattern, cls))
         else:
             exact[cls.subject] = cls
     return exact, tuple(templated)
+
+
+@cache
+def _table() -> SubjectTable:
+    return build_table(all_message_classes())
 
 
 def class_for(subject: str) -> type[Message]:

@@ -18,6 +18,7 @@ class StreamSpec:
     max_age_s: float = 7 * 24 * 3600
     duplicate_window_s: float = 120.0
     max_msgs: int = -1
+    replicas: int = 1
 
 
 def _evt(owner: str, name: str, max_age_s: float = 30 * 24 * 3600) -> StreamSpec:

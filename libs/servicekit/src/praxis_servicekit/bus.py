@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import nats
@@ -49,12 +50,21 @@ def _config(spec: StreamSpec) -> StreamConfig:
         max_age=spec.max_age_s,
         duplicate_window=spec.duplicate_window_s,
         max_msgs=spec.max_msgs,
+        num_replicas=spec.replicas,
     )
 
 
-async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] = ALL_STREAMS) -> None:
-    """Create each stream, or update it to the spec; safe to run from every replica at every boot."""
+async def ensure_streams(
+    js: JetStreamContext, specs: tuple[StreamSpec, ...] = ALL_STREAMS, *, replicas: int | None = None
+) -> None:
+    """Create each stream, or update it to the spec; safe to run from every replica at every boot.
+
+    ``replicas`` (``PRAXIS_NATS_REPLICAS``) overrides every spec's replica count: 3 on a NATS cluster, so a
+    manual ``nats stream edit --replicas 3`` is not undone by the next service start.
+    """
     for spec in specs:
+        if replicas is not None:
+            spec = dataclasses.replace(spec, replicas=replicas)
         config = _config(spec)
         try:
             await js.stream_info(spec.name)

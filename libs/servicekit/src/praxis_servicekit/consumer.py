@@ -2,8 +2,8 @@
 
 Outcomes, so every message ends acked or in the dead-letter queue with its cause, never silently dropped:
 
-* valid, handled            -> ``ack``
-* already in the inbox      -> ``ack`` (a redelivery; no second effect)
+* valid, handled            -> ``ack``                                   (outcome ``ok``)
+* already in the inbox      -> ``ack``, a redelivery with no second effect (outcome ``duplicate``)
 * undecodable / invalid     -> dead letter with the validation error, then ``term``
 * :class:`PermanentError`   -> dead letter, ``term`` (retrying cannot help)
 * any other exception       -> ``nak`` with backoff; on the last allowed delivery -> dead letter, ``term``
@@ -23,6 +23,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
 
 from praxis_contracts.base import Message
@@ -100,7 +101,9 @@ class Consumer:
     async def subscribe(self) -> None:
         subject = self.sub.filter_subject()
         spec = stream_for(subject.replace("*", "x"))
+        stream = spec.name if spec else await self.js.find_stream_name_by_subject(subject)
         config = ConsumerConfig(
+            name=self.durable,
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.sub.ack_wait_s,
@@ -109,9 +112,17 @@ class Consumer:
             deliver_policy=DeliverPolicy.NEW if self.sub.deliver_new_only else DeliverPolicy.ALL,
             max_ack_pending=1000,
         )
-        self._psub = await self.js.pull_subscribe(
-            subject, durable=self.durable, stream=spec.name if spec else None, config=config
-        )
+        # Create *or update*: ``pull_subscribe`` alone keeps an existing durable's old config, so a changed
+        # max_deliver would make the server stop redelivering before we dead-letter (a silent drop).
+        try:
+            await self.js.add_consumer(stream, config)
+        except BadRequestError as exc:  # an update the server refuses (e.g. deliver policy): keep the old one
+            try:
+                await self.js.consumer_info(stream, self.durable)
+            except NotFoundError:
+                raise exc from None  # not an update but a refused creation
+            log.warning("consumer %s not updated: %s", self.durable, exc, extra={"durable": self.durable})
+        self._psub = await self.js.pull_subscribe_bind(durable=self.durable, stream=stream)
 
     async def run(self) -> None:
         if self._psub is None:
@@ -128,7 +139,10 @@ class Consumer:
                 await asyncio.sleep(0.5)  # the NATS client reconnects meanwhile
                 continue
             for msg in msgs:  # finish the whole batch even when stopping: they are already delivered to us
-                await self.handle(msg)
+                try:
+                    await self.handle(msg)
+                except Exception:  # e.g. NATS gone while acking or dead-lettering: redelivered after ack_wait
+                    log.exception("could not settle a message", extra={"subject": msg.subject})
         try:
             await self._psub.unsubscribe()
         except Exception:  # already closed with the connection
@@ -151,7 +165,7 @@ class Consumer:
             return "invalid"
         token = correlation_id.set(message.correlation_id)
         try:
-            await self._call_handler(message, msg.subject)
+            first_time = await self._call_handler(message, msg.subject)
         except PermanentError as exc:
             await self.dead_letter(msg, f"permanent failure: {exc}")
             await msg.term()
@@ -176,18 +190,20 @@ class Consumer:
         finally:
             correlation_id.reset(token)
         await msg.ack()
-        return "ok"
+        return "ok" if first_time else "duplicate"
 
-    async def _call_handler(self, message: Message, subject: str) -> None:
+    async def _call_handler(self, message: Message, subject: str) -> bool:
+        """Run the handler once per message id; False when the inbox says it already ran (nothing done)."""
         if self.uow_factory is None:
             await self.sub.handler(message, None)
-            return
+            return True
         async with self.uow_factory() as uow:
             if not await uow.claim_inbox(message.message_id, self.durable, subject):
                 log.info("duplicate %s ignored", message.message_id, extra={"subject": subject})
-                return
+                return False
             await self.sub.handler(message, uow)
             await uow.commit()
+        return True
 
     async def dead_letter(self, msg: Msg, error: str) -> None:
         metrics.DEAD_LETTERS.labels(self.service, msg.subject).inc()
@@ -200,4 +216,9 @@ class Consumer:
             num_delivered=msg.metadata.num_delivered if msg.metadata else 1,
         )
         log.error("dead-lettered: %s", error, extra={"subject": msg.subject})
-        await self.js.publish(dlq_subject(self.service), letter.model_dump_json().encode())
+        # One letter per delivered stream message, even if we die between this publish and ``term()``.
+        meta = msg.metadata
+        dedupe = f"{meta.stream}:{self.durable}:{meta.sequence.stream}" if meta else str(letter.message_id)
+        await self.js.publish(
+            dlq_subject(self.service), letter.model_dump_json().encode(), headers={"Nats-Msg-Id": f"dlq:{dedupe}"}
+        )

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from nats.js import JetStreamContext
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from praxis_servicekit import metrics
@@ -31,6 +32,7 @@ class OutboxRelay:
         service: str,
         batch: int = 500,
         poll_s: float = 1.0,
+        ack_timeout_s: float = 10.0,
     ) -> None:
         self.engine = engine
         self.outbox = outbox
@@ -38,6 +40,7 @@ class OutboxRelay:
         self.service = service
         self.batch = batch
         self.poll_s = poll_s
+        self.ack_timeout_s = ack_timeout_s
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -88,13 +91,23 @@ class OutboxRelay:
             if not rows:
                 return 0
             futures: list[Any] = []
-            for row in rows:
-                headers = {**(row.headers or {}), "Nats-Msg-Id": str(row.message_id)}
-                futures.append(await self.js.publish_async(row.subject, row.payload.encode(), headers=headers))
-            await asyncio.gather(*futures)
-            if mark:
-                await conn.execute(
-                    sa.update(o).where(o.c.id.in_([r.id for r in rows])).values(published_at=datetime.now(UTC))
-                )
+            try:
+                for row in rows:
+                    headers = {**(row.headers or {}), "Nats-Msg-Id": str(row.message_id)}
+                    futures.append(await self.js.publish_async(row.subject, row.payload.encode(), headers=headers))
+                acks = asyncio.gather(*futures)
+                if mark:
+                    # Marked while the acks come in; the mark only becomes durable at commit, after every ack, and
+                    # a failed publish rolls it back. One array parameter instead of an IN list of ``batch`` params.
+                    ids = sa.bindparam("ids", [r.id for r in rows], type_=ARRAY(sa.BigInteger))
+                    await conn.execute(
+                        sa.update(o).where(o.c.id == sa.any_(ids)).values(published_at=datetime.now(UTC))
+                    )
+                # Bounded: a lost ack must not hold the row locks (and the relay) forever; unmarked rows are retried.
+                await asyncio.wait_for(acks, timeout=self.ack_timeout_s)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
         metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)

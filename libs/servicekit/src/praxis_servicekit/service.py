@@ -12,15 +12,13 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from praxis_contracts.base import Reply
 from praxis_contracts.common import HealthQuery, HealthReply, health_subject
@@ -30,6 +28,10 @@ from praxis_servicekit.bus import connect, ensure_streams
 from praxis_servicekit.consumer import Consumer, Subscription
 from praxis_servicekit.queries import QueryRoute, serve_queries
 from praxis_servicekit.settings import ServiceSettings
+
+if TYPE_CHECKING:  # SQLAlchemy is the optional ``db`` extra: a bench PC's hardware agent runs without it
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +82,37 @@ class StartupError(RuntimeError):
 
 
 async def run_service(spec: ServiceSpec, *, ready: Callable[[], None] | None = None) -> None:
-    settings = spec.settings
+    """Run until SIGTERM/SIGINT (or ``ServiceContext.stopping`` is set), then drain and close.
+
+    Raises :class:`StartupError` when the service cannot start (schema behind head, a server unreachable).
+    """
     stopping = asyncio.Event()
+    with _stop_on_signals(stopping):
+        await _run(spec, stopping, ready)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stopping: asyncio.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set ``stopping`` while the service runs; the previous handlers come back afterwards."""
     loop = asyncio.get_running_loop()
+    installed: list[tuple[signal.Signals, Any]] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            previous = signal.getsignal(sig)
             loop.add_signal_handler(sig, stopping.set)
+            installed.append((sig, previous))
+    try:
+        yield
+    finally:
+        for sig, previous in installed:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, TypeError):
+                loop.remove_signal_handler(sig)
+                if previous is not None:
+                    signal.signal(sig, previous)
+
+
+async def _run(spec: ServiceSpec, stopping: asyncio.Event, ready: Callable[[], None] | None) -> None:
+    settings = spec.settings
     started_at = time.monotonic()
 
     async with contextlib.AsyncExitStack() as stack:
@@ -94,8 +121,10 @@ async def run_service(spec: ServiceSpec, *, ready: Callable[[], None] | None = N
         revision: str | None = None
         relay = None
         if spec.db is not None:
+            from sqlalchemy.exc import DBAPIError
+
             from praxis_servicekit.db import UnitOfWorkFactory, make_engine
-            from praxis_servicekit.migrations import check_at_head
+            from praxis_servicekit.migrations import SchemaBehind, check_at_head
 
             if not settings.database_url:
                 raise StartupError(f"{spec.name} needs PRAXIS_DATABASE_URL")
@@ -103,7 +132,9 @@ async def run_service(spec: ServiceSpec, *, ready: Callable[[], None] | None = N
             stack.push_async_callback(engine.dispose)
             try:
                 revision = await check_at_head(engine, spec.db.migrations, spec.db.schema, spec.name)
-            except OSError as exc:
+            except SchemaBehind as exc:
+                raise StartupError(str(exc)) from exc
+            except (OSError, DBAPIError) as exc:
                 raise StartupError(f"cannot reach Postgres at {settings.database_url}: {exc}") from exc
             uow_factory = UnitOfWorkFactory(engine, spec.db.metadata)
 
@@ -113,7 +144,7 @@ async def run_service(spec: ServiceSpec, *, ready: Callable[[], None] | None = N
             raise StartupError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc
         stack.push_async_callback(_close_nats, nc)
         js = nc.jetstream()
-        await ensure_streams(js, ALL_STREAMS)
+        await ensure_streams(js, ALL_STREAMS, replicas=settings.nats_replicas)
 
         if engine is not None and spec.db is not None:
             from praxis_servicekit.outbox import OutboxRelay
@@ -144,6 +175,7 @@ async def run_service(spec: ServiceSpec, *, ready: Callable[[], None] | None = N
 
         routes = [*wiring.queries, QueryRoute(HealthQuery, health, health_subject(spec.health_service or spec.name))]
         await serve_queries(nc, routes, service=spec.name)
+        await nc.flush()  # the server knows our subscriptions before we call ourselves ready
 
         if settings.metrics_port:
             server, port = await metrics.serve_http(
@@ -164,28 +196,30 @@ async def run_service(spec: ServiceSpec, *, ready: Callable[[], None] | None = N
             ready()
 
         stop_wait: asyncio.Task[Any] = asyncio.create_task(stopping.wait())
-        done, _ = await asyncio.wait([stop_wait, *tasks, *background], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not stop_wait and not task.cancelled() and task.exception():
-                log.error("task %s died: %r", task.get_name(), task.exception())
-        log.info("%s stopping", spec.name)
-        for c in consumers:
-            c.stop()
-        for hook in wiring.on_stop:
-            with contextlib.suppress(Exception):
-                await hook()
-        for t in background:
-            t.cancel()
-        consumer_tasks = tasks[: len(consumers)]
-        if consumer_tasks:
-            await asyncio.wait(consumer_tasks, timeout=settings.shutdown_grace_s)
-        if relay is not None:
-            relay.stop()
-            await asyncio.wait(tasks[len(consumers) :], timeout=settings.shutdown_grace_s)
-        for t in [*tasks, *background, stop_wait]:
-            t.cancel()
-        await asyncio.gather(*tasks, *background, stop_wait, return_exceptions=True)
-        metrics.UP.labels(spec.name, spec.version).set(0)
+        try:
+            done, _ = await asyncio.wait([stop_wait, *tasks, *background], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stop_wait and not task.cancelled() and task.exception():
+                    log.error("task %s died: %r", task.get_name(), task.exception())
+            log.info("%s stopping", spec.name)
+            for c in consumers:
+                c.stop()
+            for hook in wiring.on_stop:
+                with contextlib.suppress(Exception):
+                    await hook()
+            for t in background:
+                t.cancel()
+            consumer_tasks = tasks[: len(consumers)]
+            if consumer_tasks:
+                await asyncio.wait(consumer_tasks, timeout=settings.shutdown_grace_s)
+            if relay is not None:
+                relay.stop()
+                await asyncio.wait(tasks[len(consumers) :], timeout=settings.shutdown_grace_s)
+        finally:  # also when run_service itself is cancelled: no task outlives the connections closed below
+            for t in [*tasks, *background, stop_wait]:
+                t.cancel()
+            await asyncio.gather(*tasks, *background, stop_wait, return_exceptions=True)
+            metrics.UP.labels(spec.name, spec.version).set(0)
     log.info("%s stopped", spec.name)
 
 

@@ -18,6 +18,9 @@ class ServiceSettings(BaseSettings):
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias=AliasChoices("PRAXIS_NATS_URL", "nats_url"))
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("PRAXIS_DATABASE_URL", "database_url"))
+    nats_replicas: int | None = Field(
+        default=None, validation_alias=AliasChoices("PRAXIS_NATS_REPLICAS", "nats_replicas")
+    )
     metrics_port: int = Field(default=0, description="0 = no /metrics endpoint; -1 = a random free port")
     metrics_host: str = "127.0.0.1"
     log_level: str = "INFO"
