@@ -39,12 +39,17 @@ def add_serve_args(parser: argparse.ArgumentParser) -> None:
 
 async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
     from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
+    from praxis_hardware_agent.domain.idempotency import InMemoryIdempotencyStore
     from praxis_hardware_agent.entrypoints.bench_bus import BenchBus
 
     if not settings.config.exists():
         raise StartupError(f"bench config {settings.config} does not exist")
     try:
-        runtime = BenchRuntime.from_file(settings.config, bench_id=settings.bench_id)
+        runtime = BenchRuntime.from_file(
+            settings.config,
+            bench_id=settings.bench_id,
+            store=InMemoryIdempotencyStore(ttl_s=settings.idempotency_ttl_s),
+        )
     except (ValueError, OSError) as exc:
         raise StartupError(f"bench config {settings.config} is invalid: {exc}") from exc
     await runtime.setup()
@@ -62,5 +67,5 @@ async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
         queries=bus.routes(),
         tasks=[every(settings.heartbeat_s, heartbeat), every(settings.announce_every_s, bus.announce)],
         on_stop=[shutdown],
-        health_details=lambda: {"bench_id": runtime.bench_id, "machines": str(len(runtime.describe().machines))},
+        health_details=lambda: {"bench_id": runtime.bench_id, **runtime.machine_status()},
     )

@@ -52,8 +52,8 @@ class BenchBus:
         return result
 
     async def load_run_deck(self, cmd: LoadRunDeck) -> Reply:
-        await self.runtime.load_run_deck(cmd)
-        return Ack(detail=f"deck of run {cmd.run_id} loaded")
+        ack: Reply = await self.runtime.load_run_deck(cmd)
+        return ack
 
     async def end_run(self, cmd: EndRun) -> Reply:
         await self.runtime.end_run(cmd.run_id)
@@ -76,12 +76,12 @@ class BenchBus:
         log.error("gave up publishing %s", type(event).__name__)
 
     async def announce(self) -> None:
-        description = self.runtime.describe()
+        machines = self.runtime.machine_infos()
         await self.publish(
             BenchAnnounced(
                 bench_id=self.bench_id,
-                simulated=description.simulated,
-                machines=description.machines,
+                simulated=all(m.simulated for m in machines),
+                machines=machines,
                 agent_version=self.version,
                 host=socket.gethostname(),
             )
@@ -94,7 +94,7 @@ class BenchBus:
                 bench_id=self.bench_id,
                 sequence=self.sequence,
                 interval_s=interval_s,
-                machine_status={m.name: m.status for m in self.runtime.describe().machines},
+                machine_status=self.runtime.machine_status(),
             )
         )
 

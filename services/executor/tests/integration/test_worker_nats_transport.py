@@ -1,0 +1,149 @@
+"""The worker's NATS transport against a real nats-server and a BenchRuntime answering on the bench subjects.
+
+The responder here is a stand-in for the agent's NATS entrypoint (plain core-NATS request/reply on the subjects
+of ``praxis_contracts.hardware``); it can lose a reply to show that a retry reuses the sequence and is answered
+from the idempotency store instead of moving the device twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from pylabrobot.liquid_handling.standard import Pickup
+from pylabrobot.resources import Coordinate, TipSpot
+
+from praxis_contracts.hardware import DescribeBench, EndRun, LoadRunDeck, MachineCall
+from praxis_contracts.registry import subject_of
+from praxis_contracts.runs import AssetAssignment, Assignment
+from praxis_executor.worker.control import RunControl
+from praxis_executor.worker.journal import MemoryJournal
+from praxis_executor.worker.nats_transport import BenchUnreachable, NatsBenchTransport
+from praxis_executor.worker.runner import run_protocol
+from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
+from praxis_plrbridge.codec import encode_kwargs
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[4]
+SIM_BENCH = ROOT / "deploy" / "benches" / "sim-bench.yaml"
+
+
+@dataclass
+class Responder:
+    """Answers a bench's subjects from a BenchRuntime; ``lose_replies`` swallows the reply of those keys once."""
+
+    runtime: BenchRuntime
+    lose_replies: set[str] = field(default_factory=set)
+    performed: list[str] = field(default_factory=list)
+
+    async def serve(self, nc: Client) -> None:
+        b = self.runtime.bench_id
+        await nc.subscribe(subject_of(MachineCall, bench_id=b), cb=self.machine_call)
+        await nc.subscribe(subject_of(LoadRunDeck, bench_id=b), cb=self.load_run_deck)
+        await nc.subscribe(subject_of(EndRun, bench_id=b), cb=self.end_run)
+        await nc.subscribe(subject_of(DescribeBench, bench_id=b), cb=self.describe)
+
+    async def machine_call(self, msg: Msg) -> None:
+        call = MachineCall.model_validate_json(msg.data)
+        result = await self.runtime.perform(call)
+        if not result.replayed:
+            self.performed.append(call.idempotency_key)
+        if call.idempotency_key in self.lose_replies:
+            self.lose_replies.discard(call.idempotency_key)
+            return  # the device acted, the answer never arrives
+        await msg.respond(result.model_dump_json().encode())
+
+    async def load_run_deck(self, msg: Msg) -> None:
+        ack = await self.runtime.load_run_deck(LoadRunDeck.model_validate_json(msg.data))
+        await msg.respond(ack.model_dump_json().encode())
+
+    async def end_run(self, msg: Msg) -> None:
+        cmd = EndRun.model_validate_json(msg.data)
+        await self.runtime.end_run(cmd.run_id)
+        await msg.respond(b'{"ok": true}')
+
+    async def describe(self, msg: Msg) -> None:
+        await msg.respond(self.runtime.describe().model_dump_json().encode())
+
+
+@pytest.fixture
+async def agent(nats_url: str, unique_id: str) -> AsyncIterator[Responder]:
+    runtime = BenchRuntime.from_file(SIM_BENCH, bench_id=f"nats-bench-{unique_id}")
+    await runtime.setup()
+    nc = await nats.connect(nats_url)
+    responder = Responder(runtime)
+    await responder.serve(nc)
+    yield responder
+    await nc.drain()
+    await runtime.stop()
+
+
+@pytest.fixture
+async def transport(nats_url: str) -> AsyncIterator[NatsBenchTransport]:
+    t = await NatsBenchTransport.connect(nats_url, timeout_s=2.0, attempts=3, retry_delay_s=0.05)
+    yield t
+    await t.close()
+
+
+def pickup(runtime: BenchRuntime, sequence: int) -> MachineCall:
+    spot = runtime.machines["lh"].deck.get_resource("tips_01_tipspot_A1")
+    assert isinstance(spot, TipSpot)
+    args: dict[str, Any] = encode_kwargs(
+        {"ops": [Pickup(resource=spot, offset=Coordinate.zero(), tip=spot.get_tip())], "use_channels": [0]}
+    )
+    return MachineCall(
+        bench_id=runtime.bench_id, run_id="run-n", sequence=sequence, machine="lh", method="pick_up_tips", args=args
+    )
+
+
+async def test_serial_dilution_over_nats(agent: Responder, transport: NatsBenchTransport) -> None:
+    bench_id = agent.runtime.bench_id
+    assets = [
+        AssetAssignment(requirement="lh", kind="machine", bench_id=bench_id, machine="lh"),
+        AssetAssignment(requirement="plate", kind="resource", bench_id=bench_id, machine="lh", resource="plate_01"),
+        AssetAssignment(requirement="tips", kind="resource", bench_id=bench_id, machine="lh", resource="tips_02"),
+        AssetAssignment(requirement="trough", kind="resource", bench_id=bench_id, machine="lh", resource="trough_01"),
+    ]
+    journal = MemoryJournal()
+    outputs = await run_protocol(
+        (ROOT / "examples" / "protocols" / "serial_dilution.py").read_text(),
+        "serial_dilution",
+        {"columns": 3},
+        Assignment(assets=assets),
+        {bench_id: await transport.describe(bench_id)},
+        transport,
+        RunControl(),
+        journal,
+        run_id="run-nats",
+    )
+    assert [e.sequence for e in journal.entries] == list(range(1, 13))
+    assert all(e.ok for e in journal.entries)
+    assert outputs["well_volumes"]["plate_01"]["A3"] == 200.0
+    assert agent.runtime.run_ids() == []
+
+
+async def test_a_lost_reply_is_retried_with_the_same_sequence_and_replayed(
+    agent: Responder, transport: NatsBenchTransport
+) -> None:
+    call = pickup(agent.runtime, 5)
+    agent.lose_replies.add(call.idempotency_key)
+    result = await transport.call(call)
+    assert result.ok and result.replayed
+    assert agent.performed == [call.idempotency_key]  # the device moved once
+
+
+async def test_no_agent_means_unreachable(nats_url: str, unique_id: str) -> None:
+    t = await NatsBenchTransport.connect(nats_url, timeout_s=0.2, attempts=2, retry_delay_s=0.01)
+    try:
+        runtime_less = MachineCall(bench_id=f"ghost-{unique_id}", run_id="r", sequence=1, machine="lh", method="x")
+        with pytest.raises(BenchUnreachable, match="2 attempt"):
+            await t.call(runtime_less)
+    finally:
+        await t.close()
