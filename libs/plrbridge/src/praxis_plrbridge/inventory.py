@@ -145,13 +145,20 @@ def resource_info(resource: Resource) -> ResourceInfo:
     )
 
 
+# Wells and tip spots are parts of a plate or rack, not labware of their own: announcing (and so reserving)
+# each of them would make a bench hundreds of assets, and a run books its labware as a whole anyway.
+_PARTS = ("Well", "TipSpot")
+
+
 def machine_resources(frontend: Machine) -> list[Resource]:
     """The machine's labware: a liquid handler's deck and everything on it, or a machine's children."""
     if isinstance(frontend, LiquidHandler):
-        return list(walk(frontend.deck))
-    if isinstance(frontend, Resource):
-        return [r for child in frontend.children for r in walk(child)]
-    return []
+        found = list(walk(frontend.deck))
+    elif isinstance(frontend, Resource):
+        found = [r for child in frontend.children for r in walk(child)]
+    else:
+        found = []
+    return [r for r in found if not any(c.__name__ in _PARTS for c in type(r).__mro__)]
 
 
 def describe_machine(machine_cfg: MachineConfig, frontend: Machine) -> MachineInfo:

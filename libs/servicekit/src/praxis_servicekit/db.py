@@ -29,7 +29,9 @@ def asyncpg_url(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncEngine:
-    return create_async_engine(asyncpg_url(url), pool_size=pool_size, max_overflow=10, echo=echo, pool_pre_ping=True)
+    # No pre-ping (it costs a round trip per unit of work); a connection killed by a Postgres restart fails one
+    # handler, which is nak'd and retried on a fresh connection, and pool_recycle bounds how stale one can be.
+    return create_async_engine(asyncpg_url(url), pool_size=pool_size, max_overflow=10, echo=echo, pool_recycle=300)
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:

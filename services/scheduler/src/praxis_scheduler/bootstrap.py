@@ -7,12 +7,11 @@ import functools
 from datetime import UTC, datetime
 from pathlib import Path
 
+from praxis_scheduler import __version__
+from praxis_scheduler.config import Settings
 from praxis_servicekit.handlers import query_routes_for, subscriptions_for
 from praxis_servicekit.periodic import every
 from praxis_servicekit.service import DbSpec, ServiceContext, ServiceSpec, Wiring
-
-from praxis_scheduler import __version__
-from praxis_scheduler.config import Settings
 
 MIGRATIONS = Path(__file__).parent / "db" / "migrations"
 
@@ -47,8 +46,9 @@ async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
         max_deliver=settings.consumer_max_deliver, ack_wait_s=settings.consumer_ack_wait_s,
     )
     queries = query_routes_for(handlers.QUERY_HANDLERS, ctx.uow_factory, deps)
+    # the lease sweep is the one timer: expiry is a matter of time passing, not of a message arriving
     tasks = [
-        every(interval, functools.partial(fn, ctx.uow_factory, utc_clock))
-        for fn, interval in handlers.PERIODIC_TASKS
+        every(settings.lease_sweep_s, functools.partial(fn, ctx.uow_factory, utc_clock, settings=settings))
+        for fn, _ in handlers.PERIODIC_TASKS
     ]
     return Wiring(subscriptions=subs, queries=queries, tasks=tasks)

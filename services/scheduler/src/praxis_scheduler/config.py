@@ -13,3 +13,6 @@ class Settings(ServiceSettings):
     lease_s: float = 600.0
     lease_sweep_s: float = 5.0
     heartbeat_grace_factor: float = 3.0
+    default_duration_s: float = 900.0
+    aging_step_s: float = 300.0
+    duration_history: int = 50

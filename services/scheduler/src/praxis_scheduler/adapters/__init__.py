@@ -1,0 +1,1 @@
+"""Postgres adapters of the scheduler: the only modules that speak SQL."""

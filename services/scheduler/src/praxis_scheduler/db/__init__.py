@@ -1,0 +1,1 @@
+"""The scheduler's Postgres schema (``scheduler``): tables and Alembic history."""
