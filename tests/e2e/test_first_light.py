@@ -75,8 +75,14 @@ class TestSerialDilution:
                 assert step["error"] is None
                 assert step["args"], step
         assert [s["step"] for s in run["steps"]] == list(range(1, len(run["steps"]) + 1))
-        volumes = run["outputs"]["well_volumes"]
-        assert volumes, run["outputs"]
+        plate = next(a["resource"] for a in run["assignment"]["assets"] if a["requirement"] == "plate")
+        wells = run["outputs"]["well_volumes"][plate]
+        # the docstring's arithmetic with the defaults (V=100, N=8): V in columns 1..7, 2V in column 8
+        for row in "ABCDEFGH":
+            assert [wells[f"{row}{c}"] for c in range(1, 9)] == [100.0] * 7 + [200.0], (row, wells)
+            assert all(wells[f"{row}{c}"] == 0 for c in range(9, 13))
+        transfers = [s for s in run["steps"] if s["method"] in ("aspirate", "dispense")]
+        assert len(transfers) == 2 * (8 + 7)
 
     def test_websocket_replays_in_order_and_resumes_after_a_seq(self, stack, api: httpx.Client) -> None:
         definition = upload(api, EXAMPLES / "serial_dilution.py")
@@ -107,12 +113,20 @@ class TestFailuresAndControl:
         assert run["status"] == "cancelled"
         assert len(run["steps"]) < 2 * 2000
 
-        def released() -> bool:
-            rows = api.get("/api/v1/reservations", params={"include_released": "true"}).json()
-            mine = [r for r in rows.get("reservations", rows) if r.get("owner") == run_id]
-            return bool(mine) and all(r.get("released_at") for r in mine)
+        seen: list[object] = []
 
-        wait_for_sync(released, timeout=30, message="the cancelled run's reservations were not released")
+        lh = next(a["asset_id"] for a in run["assignment"]["assets"] if a["requirement"] == "lh")
+
+        def released() -> bool:
+            rows = api.get("/api/v1/reservations", params={"include_released": "true", "asset_id": lh}).json()
+            seen[:] = [rows]
+            mine = [r for r in rows["reservations"] if r["owner"] == run_id]
+            return bool(mine) and all(r["released_at"] for r in mine)
+
+        try:
+            wait_for_sync(released, timeout=30)
+        except TimeoutError:
+            pytest.fail(f"the cancelled run's reservations were not released: {seen}")
         # and the same assets are bookable at once: a new run is scheduled and completes
         follow = wait_status(api, submit(api, definition["id"], {"cycles": 2}), {"completed", "failed", "cancelled"})
         assert follow["status"] == "completed"
