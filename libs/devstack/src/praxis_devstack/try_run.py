@@ -52,16 +52,29 @@ def ws_url(http_url: str, path: str) -> str:
 
 def event_status(event: Mapping[str, Any]) -> str | None:
     """The run status an event reports, wherever the gateway puts it (top level or in data/payload)."""
-    for container in (event, event.get("data"), event.get("payload")):
+    for container in (event, event.get("event"), event.get("data"), event.get("payload")):
         if isinstance(container, Mapping) and isinstance(container.get("status"), str):
             return str(container["status"])
     return None
 
 
 def format_event(event: Mapping[str, Any]) -> str:
-    """One line: ``seq type {rest as compact JSON}``."""
+    """One line: ``seq type summary``: a machine call as ``machine.method (ms)``, a status change as the status,
+    anything else as compact JSON without the envelope fields."""
     seq = event.get("seq", "-")
-    kind = event.get("type") or event.get("event") or "event"
+    kind = event.get("type") or "event"
+    body = event.get("event")
+    if isinstance(body, Mapping):
+        if kind == "StepCompleted":
+            outcome = f"error: {body.get('error')}" if body.get("error") else "ok"
+            return (
+                f"{seq!s:>4} {kind:<20} {body.get('machine')}.{body.get('method')} "
+                f"({float(body.get('duration_ms') or 0):.1f} ms) {outcome}"
+            )
+        if kind in ("RunStatusChanged", "RunFinished"):
+            reason = body.get("reason") or body.get("error")
+            return f"{seq!s:>4} {kind:<20} {body.get('status')}" + (f": {reason}" if reason else "")
+        event = body
     rest = {k: v for k, v in event.items() if k not in _NOISE}
     return f"{seq!s:>4} {kind:<20} {json.dumps(rest, separators=(',', ':'), default=str)}"
 

@@ -64,6 +64,7 @@ class ServiceProcess:
         self.log_path = self.log_dir / f"{log_name or name}.log"
         self.cwd = Path(cwd) if cwd is not None else None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._terminated = False
         self._log: IO[bytes] | None = None
 
     def __repr__(self) -> str:
@@ -116,8 +117,13 @@ class ServiceProcess:
         return code
 
     def terminate(self) -> None:
-        """Send SIGTERM without waiting (lets a caller stop many services in parallel)."""
-        if self._proc is not None and self._proc.poll() is None:
+        """Send SIGTERM without waiting (lets a caller stop many services in parallel).
+
+        Only once per start: a second SIGTERM while a service is already shutting down gracefully may hit it
+        after it restored default signal handling, and kill it mid-cleanup.
+        """
+        if self._proc is not None and self._proc.poll() is None and not self._terminated:
+            self._terminated = True
             self._proc.send_signal(signal.SIGTERM)
 
     def stop(self, timeout: float = 10.0) -> int | None:
