@@ -21,6 +21,21 @@ HANDLER_SECONDS = Histogram(
 QUERIES = Counter("praxis_queries_total", "Queries answered", ["service", "subject", "outcome"])
 OUTBOX_PUBLISHED = Counter("praxis_outbox_published_total", "Outbox rows published", ["service"])
 DEAD_LETTERS = Counter("praxis_dead_letters_total", "Messages sent to the DLQ", ["service", "subject"])
+RUNS = Counter("praxis_runs_total", "Runs that reached a terminal status", ["status"])
+MACHINE_CALLS = Counter(
+    "praxis_machine_calls_total",
+    "Machine calls performed by a bench agent",
+    ["bench_id", "machine", "method", "outcome"],
+)
+MACHINE_CALL_SECONDS = Histogram(
+    "praxis_machine_call_seconds",
+    "Time a bench agent spent performing a machine call",
+    ["bench_id", "machine", "method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120),
+)
+BENCH_LAST_HEARTBEAT = Gauge(
+    "praxis_bench_last_heartbeat_seconds", "Unix time of the last heartbeat the scheduler saw", ["bench_id"]
+)
 UP = Gauge("praxis_service_up", "1 while the service runs", ["service", "version"])
 
 

@@ -42,8 +42,12 @@ async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
 
     deps = {"clock": utc_clock, "settings": settings, "uow_factory": ctx.uow_factory}
     subs = subscriptions_for(
-        "scheduler", handlers.COMMAND_HANDLERS, handlers.EVENT_HANDLERS, deps,
-        max_deliver=settings.consumer_max_deliver, ack_wait_s=settings.consumer_ack_wait_s,
+        "scheduler",
+        handlers.COMMAND_HANDLERS,
+        handlers.EVENT_HANDLERS,
+        deps,
+        max_deliver=settings.consumer_max_deliver,
+        ack_wait_s=settings.consumer_ack_wait_s,
     )
     queries = query_routes_for(handlers.QUERY_HANDLERS, ctx.uow_factory, deps)
     # the lease sweep is the one timer: expiry is a matter of time passing, not of a message arriving

@@ -11,6 +11,7 @@ from praxis_contracts.runs import RunStatus
 from praxis_executor.adapters.run_store import RunStore
 from praxis_executor.domain.run_state import can_transition, cancel_is_immediate
 from praxis_executor.handlers.ports import Supervisor
+from praxis_servicekit import metrics
 
 
 async def cancel_run(cmd: CancelRun, uow: Any, supervisor: Supervisor) -> None:
@@ -79,6 +80,7 @@ async def finish(
         outputs=outputs or {},
         finished_at=datetime.now(UTC),
     )
+    metrics.RUNS.labels(status.value).inc()
     tracing = caused or {"correlation_id": run_id}
     await store.emit(
         run_id,

@@ -12,6 +12,7 @@ from praxis_contracts.scheduler import RunQueued, RunRejected, RunScheduled, Run
 from praxis_executor.adapters.run_store import RunStore
 from praxis_executor.domain.run_state import can_transition
 from praxis_executor.handlers.ports import Supervisor
+from praxis_servicekit import metrics
 
 
 async def run_queued(evt: RunQueued, uow: Any) -> None:
@@ -55,6 +56,7 @@ async def run_rejected(evt: RunRejected, uow: Any) -> None:
     elif not can_transition(RunStatus(row.status), RunStatus.REJECTED):
         return
     await store.update(evt.run_id, status=RunStatus.REJECTED, reason=evt.reason, error=evt.reason)
+    metrics.RUNS.labels(RunStatus.REJECTED.value).inc()
     await store.emit(
         evt.run_id,
         lambda seq: RunStatusChanged(

@@ -23,8 +23,10 @@ from praxis_contracts.hardware import (
     EndRun,
     LoadRunDeck,
     MachineCall,
+    MachineCallResult,
 )
 from praxis_contracts.registry import subject_of
+from praxis_servicekit import metrics
 from praxis_servicekit.queries import QueryRoute
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,13 @@ class BenchBus:
         ]
 
     async def machine_call(self, call: MachineCall) -> Reply:
-        result: Reply = await self.runtime.perform(call)
+        result: MachineCallResult = await self.runtime.perform(call)
+        if not result.replayed:
+            outcome = "ok" if result.ok else (result.error_type or "error")
+            metrics.MACHINE_CALLS.labels(self.bench_id, call.machine, call.method, outcome).inc()
+            metrics.MACHINE_CALL_SECONDS.labels(self.bench_id, call.machine, call.method).observe(
+                result.duration_ms / 1000
+            )
         return result
 
     async def load_run_deck(self, cmd: LoadRunDeck) -> Reply:

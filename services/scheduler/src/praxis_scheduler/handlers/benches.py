@@ -22,6 +22,7 @@ from praxis_scheduler.domain.inventory import UNAVAILABLE_STATUSES
 from praxis_scheduler.domain.policy import Policy
 from praxis_scheduler.handlers.placement import begin_placement, place_waiting_runs
 from praxis_scheduler.handlers.uow import Clock, UnitOfWork, utc_now
+from praxis_servicekit import metrics
 
 
 def _usable(status: str | None) -> bool:
@@ -55,6 +56,7 @@ async def project_bench_heartbeat(
     if freed:
         await begin_placement(uow)
     await inventory_repo.record_heartbeat(uow.session, evt.bench_id, evt.interval_s, now)
+    metrics.BENCH_LAST_HEARTBEAT.labels(evt.bench_id).set(now.timestamp())
     for machine, status in changed.items():
         await inventory_repo.set_machine_status(uow.session, evt.bench_id, machine, status)
     if freed:
