@@ -11,3 +11,4 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PRAXIS_DISCOVERY_", extra="ignore")
 
     max_source_bytes: int = 1024 * 1024
+    plr_check_s: float = 60.0

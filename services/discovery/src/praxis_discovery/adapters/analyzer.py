@@ -19,6 +19,8 @@ from praxis_contracts.discovery import (
 from praxis_contracts.protocols import Diagnostic, ProtocolDefinition
 from praxis_discovery.analysis import analyze_source
 from praxis_discovery.catalog import Catalog, compatibility_report, load_catalog, search
+from praxis_discovery.catalog.cache import cache_path, default_cache_dir
+from praxis_discovery.catalog.source import package_root
 from praxis_servicekit.queries import QueryRoute
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,8 @@ FACETS = ("category", "manufacturer", "kind")
 
 
 class CatalogAnalyzer:
-    def __init__(self, catalog: Catalog, *, from_cache: bool, duration_s: float) -> None:
+    def __init__(self, catalog: Catalog, *, from_cache: bool, duration_s: float, key: str = "") -> None:
+        self.key = key
         self.catalog = catalog
         self.loaded_from = "cache" if from_cache else "scan"
         self.duration_s = duration_s
@@ -49,7 +52,11 @@ class CatalogAnalyzer:
             loaded.catalog.counts(),
             report.model_dump(mode="json"),
         )
-        return cls(loaded.catalog, from_cache=loaded.from_cache, duration_s=loaded.duration_s)
+        return cls(loaded.catalog, from_cache=loaded.from_cache, duration_s=loaded.duration_s, key=current_key())
+
+    def changed(self) -> bool:
+        """True when the installed PyLabRobot differs from the one this catalog describes (version or files)."""
+        return current_key() != self.key
 
     @property
     def plr_version(self) -> str:
@@ -102,3 +109,25 @@ class CatalogAnalyzer:
     async def search(self, q: SearchCatalog) -> Reply:
         hits = search(self.catalog, q.q, limit=min(max(q.limit, 1), 100))
         return CatalogSearchResults(items=[h.model_dump(mode="json") for h in hits])
+
+
+def current_key() -> str:
+    """The cache key of the installed PLR: its version plus every source file's size and mtime."""
+    return cache_path(default_cache_dir(), package_root()).name
+
+
+class AnalyzerHolder:
+    """The analyzer currently served; swapped whole when PLR changes, so a query never sees half a catalog."""
+
+    def __init__(self, current: CatalogAnalyzer) -> None:
+        self.current = current
+
+    def analyze(self, source: str, filename: str) -> tuple[list[ProtocolDefinition], list[Diagnostic]]:
+        return self.current.analyze(source, filename)
+
+    def catalog_routes(self) -> list[QueryRoute]:
+        return [
+            QueryRoute(ListCatalog, lambda q: self.current.list_catalog(q)),
+            QueryRoute(GetCatalogItem, lambda q: self.current.get_item(q)),
+            QueryRoute(SearchCatalog, lambda q: self.current.search(q)),
+        ]
