@@ -64,6 +64,14 @@ class TestValidation:
         machine, field, message = only_issue(err.value)
         assert (machine, field) == ("lh", "backend") and "NoSuchBackend" in message
 
+    def test_a_backend_that_does_not_serve_the_frontend_is_refused_with_why(self, raw: dict[str, Any]) -> None:
+        raw["machines"][1]["backend"] = "pylabrobot.liquid_handling.backends.LiquidHandlerChatterboxBackend"
+        with pytest.raises(BenchConfigError) as err:
+            build_machine(parse_bench_config(raw).machines[1])
+        machine, field, message = only_issue(err.value)
+        assert (machine, field) == ("reader", "backend")
+        assert "does not serve a PlateReader" in message and "PlateReaderBackend" in message
+
     def test_a_frontend_that_is_not_a_machine(self, raw: dict[str, Any]) -> None:
         raw["machines"][1]["frontend"] = "pylabrobot.resources.Plate"
         with pytest.raises(BenchConfigError) as err:

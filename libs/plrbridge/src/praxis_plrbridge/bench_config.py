@@ -11,6 +11,7 @@ except that a mapping with exactly the keys ``x``, ``y``, ``z`` becomes a PLR ``
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +215,13 @@ class _Builder:
         cfg = self.cfg
         frontend_cls = self.load("frontend", cfg.frontend, Machine)
         backend_cls = self.load("backend", cfg.backend, MachineBackend)
+        accepted = accepted_backend(frontend_cls)
+        if accepted is not None and not issubclass(backend_cls, accepted):
+            raise self.fail(
+                "backend",
+                f"{backend_cls.__name__} does not serve a {frontend_cls.__name__}: "
+                f"it needs a {accepted.__name__} (pick one from the catalog's backends for this frontend)",
+            )
         backend = self.call("backend_kwargs", backend_cls, **cfg.backend_kwargs)
         kwargs: dict[str, Any] = {**cfg.frontend_kwargs, "backend": backend}
         if "name" in inspect.signature(frontend_cls.__init__).parameters:
@@ -296,3 +304,13 @@ def build_machine(cfg: MachineConfig) -> Machine:
 def build_bench(cfg: BenchConfig) -> dict[str, Machine]:
     """Every machine of the bench by name."""
     return {m.name: build_machine(m) for m in cfg.machines}
+
+
+def accepted_backend(frontend_cls: type[Machine]) -> type[MachineBackend] | None:
+    """The backend type a frontend's constructor declares (``backend: LiquidHandlerBackend``), if it says."""
+    try:
+        hints = typing.get_type_hints(frontend_cls.__init__)
+    except Exception:  # unresolvable forward references: PLR then decides at construction
+        return None
+    hint = hints.get("backend")
+    return hint if isinstance(hint, type) and issubclass(hint, MachineBackend) else None
