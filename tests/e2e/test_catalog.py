@@ -29,3 +29,20 @@ def test_item_and_unknown_item(stack, api: httpx.Client) -> None:
 def test_typeahead_finds_plates_by_manufacturer(stack, api: httpx.Client) -> None:
     hits = api.get("/api/v1/catalog/search", params={"q": "corning 96"}).json()["items"]
     assert hits and any("cor" in h["name"].lower() for h in hits)
+
+
+def test_a_backend_that_does_not_serve_the_frontend_is_refused_with_a_reason(stack, api: httpx.Client) -> None:
+    ok = api.post(
+        "/api/v1/catalog/machines/validate",
+        json={"frontend": "pylabrobot.liquid_handling.liquid_handler.LiquidHandler", "backend": CHATTERBOX},
+    )
+    assert ok.status_code == 200 and ok.json()["simulated"] is True
+    refused = api.post(
+        "/api/v1/catalog/machines/validate",
+        json={
+            "frontend": "pylabrobot.plate_reading.plate_reader.PlateReader",
+            "backend": CHATTERBOX,
+        },
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"]

@@ -131,3 +131,20 @@ class SearchCatalog(Query):
 
 class CatalogSearchResults(Reply):
     items: list[dict[str, Any]]
+
+
+class ValidateMachine(Query):
+    """Would this backend drive this frontend? A machine record (frontend + chosen backend) is only accepted when
+    the backend serves the frontend; the answer is :class:`MachineValidated` or ``ErrorReply(code="invalid")``
+    with the reason."""
+
+    subject: ClassVar[str] = "praxis.discovery.qry.validate_machine.v1"
+
+    frontend: str
+    backend: str
+
+
+class MachineValidated(Reply):
+    frontend: str
+    backend: str
+    simulated: bool

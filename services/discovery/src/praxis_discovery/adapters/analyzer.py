@@ -14,11 +14,13 @@ from praxis_contracts.discovery import (
     CatalogSearchResults,
     GetCatalogItem,
     ListCatalog,
+    MachineValidated,
     SearchCatalog,
+    ValidateMachine,
 )
 from praxis_contracts.protocols import Diagnostic, ProtocolDefinition
 from praxis_discovery.analysis import analyze_source
-from praxis_discovery.catalog import Catalog, compatibility_report, load_catalog, search
+from praxis_discovery.catalog import Catalog, compatibility_report, load_catalog, search, validate_machine
 from praxis_discovery.catalog.cache import cache_path, default_cache_dir
 from praxis_discovery.catalog.source import package_root
 from praxis_servicekit.queries import QueryRoute
@@ -72,6 +74,7 @@ class CatalogAnalyzer:
             QueryRoute(ListCatalog, self.list_catalog),
             QueryRoute(GetCatalogItem, self.get_item),
             QueryRoute(SearchCatalog, self.search),
+            QueryRoute(ValidateMachine, self.validate_machine),
         ]
 
     async def list_catalog(self, q: ListCatalog) -> Reply:
@@ -106,6 +109,13 @@ class CatalogAnalyzer:
             return ErrorReply(code="not_found", detail=f"no catalog entry {q.fqn}")
         return CatalogItem(item=entry.model_dump(mode="json"))
 
+    async def validate_machine(self, q: ValidateMachine) -> Reply:
+        reason = validate_machine(q.frontend, q.backend, self.catalog)
+        if reason is not None:
+            return ErrorReply(code="invalid", detail=reason)
+        backend = self.catalog.backend(q.backend)
+        return MachineValidated(frontend=q.frontend, backend=q.backend, simulated=bool(backend and backend.simulated))
+
     async def search(self, q: SearchCatalog) -> Reply:
         hits = search(self.catalog, q.q, limit=min(max(q.limit, 1), 100))
         return CatalogSearchResults(items=[h.model_dump(mode="json") for h in hits])
@@ -130,4 +140,5 @@ class AnalyzerHolder:
             QueryRoute(ListCatalog, lambda q: self.current.list_catalog(q)),
             QueryRoute(GetCatalogItem, lambda q: self.current.get_item(q)),
             QueryRoute(SearchCatalog, lambda q: self.current.search(q)),
+            QueryRoute(ValidateMachine, lambda q: self.current.validate_machine(q)),
         ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
+from praxis_contracts.discovery import MachineValidated, ValidateMachine
 from praxis_gateway.api.deps import BusDep
 from praxis_gateway.api.schemas import public
 from praxis_gateway.catalog import (
@@ -20,6 +22,12 @@ from praxis_gateway.catalog import (
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
+
+class ValidateMachineIn(BaseModel):
+    frontend: str
+    backend: str
+
+
 CatalogPageOut = public(CatalogPage, "CatalogPageOut")
 CatalogItemOut = public(CatalogItem, "CatalogItemOut")
 CatalogSearchOut = public(CatalogSearchResults, "CatalogSearchOut")
@@ -31,6 +39,12 @@ async def search_catalog(
 ) -> CatalogSearchResults:
     """Typeahead over catalog names, manufacturers and models."""
     return await bus.ask(SearchCatalog(q=q, limit=limit), CatalogSearchResults)
+
+
+@router.post("/machines/validate", response_model=public(MachineValidated, "MachineValidatedOut"))
+async def validate_machine(bus: BusDep, body: ValidateMachineIn) -> MachineValidated:
+    """Check that a backend serves a frontend (422 with the reason when it does not)."""
+    return await bus.ask(ValidateMachine(frontend=body.frontend, backend=body.backend), MachineValidated)
 
 
 @router.get("/items/{fqn}", response_model=CatalogItemOut)
