@@ -38,8 +38,8 @@ def add_serve_args(parser: argparse.ArgumentParser) -> None:
 
 
 async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
+    from praxis_hardware_agent.adapters.kv_idempotency import KvIdempotencyStore
     from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
-    from praxis_hardware_agent.domain.idempotency import InMemoryIdempotencyStore
     from praxis_hardware_agent.entrypoints.bench_bus import BenchBus
 
     if not settings.config.exists():
@@ -48,7 +48,7 @@ async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
         runtime = BenchRuntime.from_file(
             settings.config,
             bench_id=settings.bench_id,
-            store=InMemoryIdempotencyStore(ttl_s=settings.idempotency_ttl_s),
+            store=await KvIdempotencyStore.open(ctx.js, settings.bench_id, settings.idempotency_ttl_s),
         )
     except (ValueError, OSError) as exc:
         raise StartupError(f"bench config {settings.config} is invalid: {exc}") from exc
