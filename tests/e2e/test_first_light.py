@@ -171,3 +171,13 @@ class TestAgentIdempotency:
         assert first.ok, first
         assert second.replayed, "the second delivery touched the device again"
         assert second.result == first.result and second.ok == first.ok
+
+
+class TestPlacement:
+    def test_a_run_no_bench_can_serve_is_rejected_with_a_reason(self, stack, api: httpx.Client) -> None:
+        definition = upload(api, HERE / "needs_heater.py")
+        assert definition["assets"][0]["capabilities"] == ["temperature_control"]
+        run = wait_status(api, submit(api, definition["id"]), {"rejected", "completed", "failed"})
+        assert run["status"] == "rejected"
+        reason = (run["reason"] or run["error"] or "").lower()
+        assert "heat" in reason or "heater" in reason, reason
