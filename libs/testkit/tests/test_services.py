@@ -13,20 +13,20 @@ from praxis_testkit.waiting import wait_for_sync
 
 # Prints its env, says "ready", and exits 0 on SIGTERM like a well-behaved service.
 SERVICE = """
-import os, signal, sys, time
+import os, signal, sys
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 print("nats", os.environ.get("PRAXIS_NATS_URL"))
 print("ready", flush=True)
 while True:
-    time.sleep(0.05)
+    signal.pause()
 """
 
 STUBBORN = """
-import signal, time
+import signal
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("ready", flush=True)
 while True:
-    time.sleep(0.05)
+    signal.pause()
 """
 
 

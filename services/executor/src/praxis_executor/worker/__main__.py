@@ -38,8 +38,10 @@ log = logging.getLogger("praxis_executor.worker")
 @contextlib.asynccontextmanager
 async def open_transport(spec: JobSpec) -> AsyncIterator[BenchTransport]:
     if spec.transport == "inprocess":  # tests and dry runs: the benches live in this process
-        module = importlib.import_module("praxis_hardware_agent.adapters.inprocess")
-        inprocess = await module.InProcessBenchTransport.start(spec.bench_configs)
+        # named by the job, so the executor never depends on the agent's package (services share only libs/)
+        module_name, _, attr = (spec.inprocess_transport or "").partition(":")
+        factory = getattr(importlib.import_module(module_name), attr)
+        inprocess = await factory.start(spec.bench_configs)
         try:
             yield inprocess
         finally:

@@ -29,6 +29,9 @@ class JobSpec(BaseModel):
     call_timeout_s: float = 60.0
     call_attempts: int = 3
     bench_configs: list[str] = Field(default_factory=list, description="inprocess: bench YAML files to run here")
+    inprocess_transport: str | None = Field(
+        default=None, description="inprocess: 'module:Class' of a transport with async start(bench_configs)"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> JobSpec:
@@ -36,8 +39,8 @@ class JobSpec(BaseModel):
             raise ValueError("give source or source_path")
         if self.transport == "nats" and not self.nats_url:
             raise ValueError("the nats transport needs nats_url")
-        if self.transport == "inprocess" and not self.bench_configs:
-            raise ValueError("the inprocess transport needs bench_configs")
+        if self.transport == "inprocess" and not (self.bench_configs and self.inprocess_transport):
+            raise ValueError("the inprocess transport needs bench_configs and inprocess_transport")
         return self
 
     def source_text(self) -> str:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[3]
 SIM_BENCH = ROOT / "deploy" / "benches" / "sim-bench.yaml"
 BENCH = "sim-bench-1"
 
@@ -52,6 +52,7 @@ def job(source: str, **overrides: Any) -> dict[str, Any]:
             "assets": [asset("lh"), asset("tips", "tips_01"), asset("trough", "trough_01"), asset("plate", "plate_03")]
         },
         "transport": "inprocess",
+        "inprocess_transport": "praxis_hardware_agent.adapters.inprocess:InProcessBenchTransport",
         "bench_configs": [str(SIM_BENCH)],
         **overrides,
     }

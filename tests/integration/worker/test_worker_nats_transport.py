@@ -31,7 +31,7 @@ from praxis_plrbridge.codec import encode_kwargs
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[3]
 SIM_BENCH = ROOT / "deploy" / "benches" / "sim-bench.yaml"
 
 

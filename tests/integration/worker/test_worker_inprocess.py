@@ -22,7 +22,7 @@ from praxis_executor.worker.runner import run_protocol
 from praxis_hardware_agent.adapters.inprocess import InProcessBenchTransport
 from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[3]
 SIM_BENCH = ROOT / "deploy" / "benches" / "sim-bench.yaml"
 EXAMPLES = ROOT / "examples" / "protocols"
 BENCH = "sim-bench-1"
