@@ -181,3 +181,21 @@ class TestPlacement:
         assert run["status"] == "rejected"
         reason = (run["reason"] or run["error"] or "").lower()
         assert "heat" in reason or "heater" in reason, reason
+
+
+class TestPauseResume:
+    def test_pause_stops_between_calls_and_resume_goes_on(self, stack, api: httpx.Client) -> None:
+        definition = upload(api, HERE / "long_mix.py")
+        run_id = submit(api, definition["id"])
+
+        def steps() -> int:
+            return len(api.get(f"/api/v1/runs/{run_id}").json().get("steps") or [])
+
+        wait_for_sync(lambda: steps() >= 3, timeout=60)
+        assert api.post(f"/api/v1/runs/{run_id}/pause").status_code == 202
+        wait_status(api, run_id, {"paused"})
+        paused_at = steps()
+        assert api.post(f"/api/v1/runs/{run_id}/resume").status_code == 202
+        wait_for_sync(lambda: steps() > paused_at, timeout=60, message="the run did not go on after resume")
+        assert api.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+        assert wait_status(api, run_id, {"cancelled", "completed", "failed"})["status"] == "cancelled"
