@@ -5,8 +5,8 @@ P1  machine-command round trip executor -> agent -> executor on a chatterbox no-
     (``NatsBenchTransport.call``), ``--calls`` sequential calls after ``--warmup``, each with a fresh idempotency key
     (run id + sequence) so every call really reaches the device. In the same run, alternating rounds: raw
     ``nc.request`` against a trivial responder in another process echoing bytes of the same sizes. Reported: p50/p99
-    of both and the ratio agent path / raw. Also the same measurement on the default asyncio loop, the loop the
-    worker process actually runs on (``asyncio.run``).
+    of both and the ratio agent path / raw. Also the same measurement on the default asyncio loop (what the
+    worker falls back to where uvloop is missing).
 P2  submit -> first machine command: the full stack (discovery, scheduler, executor, gateway, hardware agent) as
     subprocesses; a tiny protocol (one ``pick_up_tips`` and one ``drop_tips`` on the bench's liquid handler) is
     uploaded, then ``--runs`` times: ``POST /api/v1/runs`` (t0 just before), the run's WebSocket opened right after
@@ -409,7 +409,7 @@ async def bench_p1(nats_url: str, bench_id: str, calls: int, warmup: int, rounds
         main_loop = await p1_measure(
             nats_url, bench_id, raw_subject, reply_size, calls, warmup, rounds, f"{tag}-uv", pids
         )
-        # the executor's worker runs on the default asyncio loop (``asyncio.run``): the same in a child process
+        # the worker falls back to the default asyncio loop without uvloop: the same in a child process on it
         child = await asyncio.create_subprocess_exec(
             sys.executable,
             __file__,
@@ -842,8 +842,8 @@ def report(result: dict[str, Any]) -> str:
             f"| **ratio** agent / raw | **{uv['ratio_p50']}x** | **{uv['ratio_p99']}x** | | | |",
             "",
             f"The device itself (the chatterbox `open`, timed by the agent) takes {uv['device_ms_mean'] * 1000:.0f} µs "
-            f"per call. The worker process runs on the default asyncio loop (`asyncio.run` in "
-            f"`praxis_executor.worker`); measured from a child process on that loop, same agent and responder: "
+            f"per call. The worker process runs on uvloop, and falls back to the default asyncio loop where uvloop "
+            f"is missing; measured from a child process on that loop, same agent and responder: "
             f"agent path p50 {aio['agent']['p50_ms']:.3f} ms / p99 {aio['agent']['p99_ms']:.3f} ms, raw p50 "
             f"{aio['raw']['p50_ms']:.3f} ms / p99 {aio['raw']['p99_ms']:.3f} ms (ratio {aio['ratio_p50']}x / "
             f"{aio['ratio_p99']}x).",
@@ -901,7 +901,7 @@ def report(result: dict[str, Any]) -> str:
             f"By the events' own timestamps, RunStarted -> first StepCompleted (`occurred_at`) is "
             f"{bd.get('occurred_run_started_to_first_step', float('nan')):.0f} ms. The worker's share, re-run on "
             f"the last measured run's job file in `bench/_dispatch_worker_probe.py` (the same imports, `JobSpec`, "
-            f"`run_job` on the worker's default asyncio loop and the live agent; median of {p2['worker_probes']}):",
+            f"`run_job` on uvloop as the worker runs it, and the live agent; median of {p2['worker_probes']}):",
             "",
             "| worker phase | ms |",
             "|---|---|",

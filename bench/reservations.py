@@ -299,8 +299,8 @@ def write_doc(result: dict[str, object], command: str, requests: int, rounds: in
             "placement pass uses for a run needing one asset). The headline path is",
             "`praxis_scheduler.adapters.booking.book_on` on an asyncpg connection: the same statements and",
             "retry loop that `book()` runs for the handlers on their session's connection. The session figure adds",
-            "what every handler pays for its unit of work: SQLAlchemy's session and execution layer and the engine's",
-            "`pool_pre_ping` (a BEGIN/ROLLBACK per checkout), most of it client CPU on this 2-core machine.",
+            "what every handler pays for its unit of work: SQLAlchemy's session and execution layer (no pre-ping:",
+            "servicekit's engine dropped it), most of it client CPU on this 2-core machine.",
             "Same machine, same database, same run; the machine is noisy (INFRA.md: 10-40 % between runs).",
             END,
         ]

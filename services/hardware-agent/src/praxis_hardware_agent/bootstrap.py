@@ -44,11 +44,12 @@ async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
 
     if not settings.config.exists():
         raise StartupError(f"bench config {settings.config} does not exist")
+    store = await KvIdempotencyStore.open(ctx.js, settings.bench_id, settings.idempotency_ttl_s)
     try:
         runtime = BenchRuntime.from_file(
             settings.config,
             bench_id=settings.bench_id,
-            store=await KvIdempotencyStore.open(ctx.js, settings.bench_id, settings.idempotency_ttl_s),
+            store=store,
         )
     except (ValueError, OSError) as exc:
         raise StartupError(f"bench config {settings.config} is invalid: {exc}") from exc
@@ -62,6 +63,7 @@ async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
     async def shutdown() -> None:
         await bus.offline("agent stopped")
         await runtime.stop()
+        await store.flush()
 
     return Wiring(
         queries=bus.routes(),

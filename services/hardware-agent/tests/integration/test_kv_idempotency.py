@@ -22,6 +22,7 @@ async def test_a_restarted_agent_still_knows_the_first_result(nats_url: str, uni
         await store.put(key, first)
         await store.put(key, MachineCallResult(ok=False, error="late duplicate"))  # must not replace the first
         assert await store.get(key) == first
+        await store.flush()
 
         restarted = await KvIdempotencyStore.open(nc.jetstream(), bench, ttl_s=3600)  # empty memory, same bucket
         assert await restarted.get(key) == first
