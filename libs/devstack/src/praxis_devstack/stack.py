@@ -124,6 +124,17 @@ class DevStack:
             "PRAXIS_NATS_URL": self.urls.nats_url,
             "PRAXIS_DATABASE_URL": self.urls.database_url,
             "PRAXIS_GATEWAY_PORT": str(self.config.gateway_port),
+            **self.metrics_env(),
+        }
+
+    def metrics_env(self) -> dict[str, str]:
+        """A fixed ``/metrics`` port per service (base ``PRAXIS_DEV_METRICS_PORT``, default 9101) so a local
+        Prometheus can scrape them; a variable already set in the environment wins."""
+        base = int(os.environ.get("PRAXIS_DEV_METRICS_PORT", "9101"))
+        prefixes = ("PRAXIS_DISCOVERY_", "PRAXIS_SCHEDULER_", "PRAXIS_EXECUTOR_", "PRAXIS_AGENT_")
+        return {
+            f"{prefix}METRICS_PORT": os.environ.get(f"{prefix}METRICS_PORT", str(base + i))
+            for i, prefix in enumerate(prefixes)
         }
 
     # --------------------------------------------------------------------------------- migrations

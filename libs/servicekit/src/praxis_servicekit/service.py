@@ -178,9 +178,15 @@ async def _run(spec: ServiceSpec, stopping: asyncio.Event, ready: Callable[[], N
         await nc.flush()  # the server knows our subscriptions before we call ourselves ready
 
         if settings.metrics_port:
-            server, port = await metrics.serve_http(
-                settings.metrics_host, settings.metrics_port, lambda: nc.is_connected
-            )
+            try:
+                server, port = await metrics.serve_http(
+                    settings.metrics_host, settings.metrics_port, lambda: nc.is_connected
+                )
+            except OSError as exc:
+                raise StartupError(
+                    f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port} ({exc.strerror}): "
+                    "set this service's METRICS_PORT to a free port, or 0 to turn metrics off"
+                ) from exc
             stack.push_async_callback(_close_server, server)
             log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
         metrics.UP.labels(spec.name, spec.version).set(1)
