@@ -7,6 +7,7 @@ each call anyway, and the idempotency key (run id + sequence) makes a retried re
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,7 +78,12 @@ class MachineStatusChanged(Event):
 
 
 class MachineCall(Command):
-    """Perform one backend call on a machine of a bench. Request/reply on the bench's own subject."""
+    """Perform one backend call on a machine of a bench. Request/reply on the bench's own subject.
+
+    ``(run_id, sequence)`` is the idempotency key: the agent performs a key at most once and answers every
+    repeat from its record. ``epoch`` is the run's worker generation, a fencing token: once an agent has seen a
+    run's epoch N it refuses that run's calls with a lower epoch (a worker that was replaced must not act).
+    """
 
     subject: ClassVar[str] = "praxis.bench.{bench_id}.cmd.machine_call.v1"
 
@@ -87,10 +93,31 @@ class MachineCall(Command):
     machine: str
     method: str
     args: dict[str, Any] = Field(default_factory=dict)
+    epoch: int = 0
+    perform_if_unknown: bool = Field(
+        default=False,
+        description="an operator chose 'retry' for this call: perform it even though an earlier attempt may have "
+        "acted (without this, such a call is refused as OutcomeUnknown)",
+    )
 
     @property
     def idempotency_key(self) -> str:
         return f"{self.run_id}:{self.sequence}"
+
+
+class CallRefusal(StrEnum):
+    """``MachineCallResult.error_type`` values by which an agent says it did *not* act on this request."""
+
+    OUTCOME_UNKNOWN = "OutcomeUnknown"
+    """An earlier attempt started on the instrument and the agent died before recording how it ended."""
+    IN_PROGRESS = "InProgress"
+    """The first attempt of this key is still running; ask again (the agent is alive)."""
+    STALE_WORKER = "StaleWorker"
+    """A newer worker generation (epoch) of the run exists; this worker must stop."""
+    CONFLICT = "IdempotencyConflict"
+    """The key was performed with a different machine, method or arguments (a replay that diverged)."""
+    RUN_DECK_MISSING = "RunDeckMissing"
+    """The agent holds no deck for the run (it restarted): send ``LoadRunDeck`` again, then the same call."""
 
 
 class MachineCallResult(Reply):
@@ -110,6 +137,7 @@ class LoadRunDeck(Command):
     bench_id: str
     run_id: str
     machines: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    epoch: int = 0
 
 
 class EndRun(Command):
@@ -137,6 +165,9 @@ class BenchDescription(Reply):
     simulated: bool
     machines: list[MachineInfo]
     serialized: dict[str, dict[str, Any]] = Field(default_factory=dict, description="machine -> PLR serialize()")
+    unreachable_timeout_s: float | None = Field(
+        default=None, description="how long a run waits for this bench to answer before parking (None: default)"
+    )
 
 
 class ListBenches(Query):
