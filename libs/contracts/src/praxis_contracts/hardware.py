@@ -150,6 +150,7 @@ class EndRun(Command):
 class Ack(Reply):
     ok: bool = True
     detail: str = ""
+    error_type: str | None = Field(default=None, description="a CallRefusal when the agent refused (ok=false)")
 
 
 class DescribeBench(Query):
