@@ -7,6 +7,8 @@ from the idempotency store instead of moving the device twice.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +26,12 @@ from praxis_contracts.registry import subject_of
 from praxis_contracts.runs import AssetAssignment, Assignment
 from praxis_executor.worker.control import RunControl
 from praxis_executor.worker.journal import MemoryJournal
-from praxis_executor.worker.nats_transport import BenchUnreachable, NatsBenchTransport
+from praxis_executor.worker.nats_transport import NatsBenchTransport
+from praxis_executor.worker.proxy import BenchUnreachable
 from praxis_executor.worker.runner import run_protocol
 from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
 from praxis_plrbridge.codec import encode_kwargs
+from praxis_testkit.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,8 +46,10 @@ class Responder:
     runtime: BenchRuntime
     lose_replies: set[str] = field(default_factory=set)
     performed: list[str] = field(default_factory=list)
+    nc: Any = None
 
     async def serve(self, nc: Client) -> None:
+        self.nc = nc
         b = self.runtime.bench_id
         await nc.subscribe(subject_of(MachineCall, bench_id=b), cb=self.machine_call)
         await nc.subscribe(subject_of(LoadRunDeck, bench_id=b), cb=self.load_run_deck)
@@ -81,13 +87,14 @@ async def agent(nats_url: str, unique_id: str) -> AsyncIterator[Responder]:
     responder = Responder(runtime)
     await responder.serve(nc)
     yield responder
-    await nc.drain()
+    if not nc.is_closed:
+        await nc.drain()
     await runtime.stop()
 
 
 @pytest.fixture
 async def transport(nats_url: str) -> AsyncIterator[NatsBenchTransport]:
-    t = await NatsBenchTransport.connect(nats_url, timeout_s=2.0, attempts=3, retry_delay_s=0.05)
+    t = await NatsBenchTransport.connect(nats_url, "test-worker", attempt_timeout_s=0.5, unreachable_timeout_s=30.0)
     yield t
     await t.close()
 
@@ -132,6 +139,7 @@ async def test_serial_dilution_over_nats(agent: Responder, transport: NatsBenchT
 async def test_a_lost_reply_is_retried_with_the_same_sequence_and_replayed(
     agent: Responder, transport: NatsBenchTransport
 ) -> None:
+    await agent.runtime.load_run_deck(LoadRunDeck(bench_id=agent.runtime.bench_id, run_id="run-n"))
     call = pickup(agent.runtime, 5)
     agent.lose_replies.add(call.idempotency_key)
     result = await transport.call(call)
@@ -139,11 +147,38 @@ async def test_a_lost_reply_is_retried_with_the_same_sequence_and_replayed(
     assert agent.performed == [call.idempotency_key]  # the device moved once
 
 
-async def test_no_agent_means_unreachable(nats_url: str, unique_id: str) -> None:
-    t = await NatsBenchTransport.connect(nats_url, timeout_s=0.2, attempts=2, retry_delay_s=0.01)
+async def test_a_bench_silent_for_longer_than_it_may_be_is_unreachable(nats_url: str, unique_id: str) -> None:
+    t = await NatsBenchTransport.connect(nats_url, "test-worker", attempt_timeout_s=0.1, unreachable_timeout_s=0.3)
     try:
         runtime_less = MachineCall(bench_id=f"ghost-{unique_id}", run_id="r", sequence=1, machine="lh", method="x")
-        with pytest.raises(BenchUnreachable, match="2 attempt"):
+        with pytest.raises(BenchUnreachable, match=f"no answer from bench ghost-{unique_id}"):
             await t.call(runtime_less)
     finally:
         await t.close()
+
+
+async def test_a_silent_bench_is_waited_for_and_asked_again_with_the_same_key(
+    nats_url: str, agent: Responder, transport: NatsBenchTransport
+) -> None:
+    """The agent is restarting: requests go unanswered until it is back, then the same call is performed once."""
+    bench_id = agent.runtime.bench_id
+    await agent.nc.drain()  # the agent "dies"
+    heard: list[int] = []
+    silent = await nats.connect(nats_url)  # hears requests but never answers: every attempt times out
+    await silent.subscribe(subject_of(MachineCall, bench_id=bench_id), cb=functools.partial(_note, heard))
+    await silent.flush()
+    await agent.runtime.load_run_deck(LoadRunDeck(bench_id=bench_id, run_id="run-n"))
+    call = pickup(agent.runtime, 1)
+    pending = asyncio.create_task(transport.call(call))
+    await wait_for(lambda: len(heard) >= 2, timeout=10, message="the worker did not ask again")
+    await silent.drain()
+    back = await nats.connect(nats_url)  # the agent is back
+    await agent.serve(back)
+    result = await asyncio.wait_for(pending, timeout=10)
+    await back.drain()
+    assert result.ok
+    assert agent.performed == [call.idempotency_key]
+
+
+async def _note(heard: list[int], msg: Msg) -> None:
+    heard.append(MachineCall.model_validate_json(msg.data).sequence)

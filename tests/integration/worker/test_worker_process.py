@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from praxis_executor.worker.protocol import parse_report
+
 ROOT = Path(__file__).resolve().parents[3]
 SIM_BENCH = ROOT / "deploy" / "benches" / "sim-bench.yaml"
 BENCH = "sim-bench-1"
@@ -87,7 +89,8 @@ class Worker:
         assert self.proc.stdout is not None
         line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=60)
         assert line, "the worker closed stdout without a finished event"
-        event: dict[str, Any] = json.loads(line)  # every stdout line must be JSON
+        parse_report(line)  # every stdout line is a typed report of the worker protocol
+        event: dict[str, Any] = json.loads(line)
         self.events.append(event)
         return event
 
@@ -109,7 +112,7 @@ async def test_a_run_reports_calls_and_outputs_as_json_lines(tmp_path: Path) -> 
     worker = await Worker.start(tmp_path, job(CHATTY))
     finished, stderr = await worker.finish()
 
-    assert worker.events[0]["type"] == "started" and worker.events[0]["run_id"] == "run-process"
+    assert worker.events[0]["type"] == "started" and worker.events[0]["pid"] == worker.proc.pid
     calls = [e for e in worker.events if e["type"] == "call"]
     assert [c["method"] for c in calls] == ["pick_up_tips", "aspirate", "dispense", "drop_tips"]
     assert [c["sequence"] for c in calls] == [1, 2, 3, 4]

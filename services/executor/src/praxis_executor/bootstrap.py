@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+from nats.aio.msg import Msg
+
+from praxis_contracts.base import Message, Reply
+from praxis_contracts.executor import GetRun, GetRunEvents, GetRunOutputs, ListRuns, RunControlRequested
+from praxis_contracts.registry import subject_of
 from praxis_executor import __version__
 from praxis_executor.config import Settings
-from praxis_servicekit.handlers import query_routes_for, subscriptions_for
+from praxis_servicekit.handlers import inject, query_routes_for, subscriptions_for
 from praxis_servicekit.periodic import every
 from praxis_servicekit.service import DbSpec, ServiceContext, ServiceSpec, Wiring
 
@@ -32,26 +39,55 @@ def build_from_args(_: argparse.Namespace) -> ServiceSpec:
     return build()
 
 
-async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
-    from praxis_executor import handlers
-    from praxis_executor.adapters.supervisor import WorkerSupervisor, recover
+def with_repositories(
+    handler: Callable[..., Awaitable[Any]], deps: dict[str, Any], lease_ttl_s: float
+) -> Callable[[Message, Any], Awaitable[Any]]:
+    """Bind ``deps`` and give the handler the executor's unit of work around the consumer's transaction."""
+    from praxis_executor.adapters.repository import ExecutorUnitOfWork
 
-    supervisor = WorkerSupervisor(ctx.uow_factory, ctx.nc, settings, instance=settings.instance)
-    deps = {"supervisor": supervisor}
+    injected = inject(handler, deps)
+
+    async def call(message: Message, uow: Any) -> Any:
+        return await injected(message, ExecutorUnitOfWork(uow, lease_ttl_s=lease_ttl_s))
+
+    call.__name__ = call.__qualname__ = handler.__name__
+    return call
+
+
+async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
+    from praxis_executor import handlers, views
+    from praxis_executor.adapters.job_inputs import JobInputs
+    from praxis_executor.entrypoints.supervisor import WorkerSupervisor
+
+    inputs = JobInputs(ctx.nc, timeout_s=settings.query_timeout_s, patience_s=settings.inputs_patience_s)
+    supervisor = WorkerSupervisor(ctx.uow_factory, inputs, settings)
+    deps: dict[str, Any] = {"owner": supervisor}
+    ttl = settings.lease_ttl_s
+    commands = {cls: with_repositories(fn, deps, ttl) for cls, fn in handlers.COMMAND_HANDLERS.items()}
+    events = {cls: [with_repositories(fn, deps, ttl) for fn in fns] for cls, fns in handlers.EVENT_HANDLERS.items()}
     subs = subscriptions_for(
         "executor",
-        handlers.COMMAND_HANDLERS,
-        handlers.EVENT_HANDLERS,
-        deps,
+        commands,
+        events,
+        {},
         max_deliver=settings.consumer_max_deliver,
         ack_wait_s=settings.consumer_ack_wait_s,
     )
-    queries = query_routes_for(handlers.QUERY_HANDLERS, ctx.uow_factory, deps)
-    await recover(ctx.uow_factory, supervisor)
+    queries: dict[type[Message], Callable[..., Awaitable[Reply]]] = {
+        GetRun: views.get_run,
+        ListRuns: views.list_runs,
+        GetRunEvents: views.get_run_events,
+        GetRunOutputs: views.get_run_outputs,
+    }
+
+    async def on_control(msg: Msg) -> None:
+        await supervisor.on_control(RunControlRequested.model_validate_json(msg.data))
+
+    await ctx.nc.subscribe(subject_of(RunControlRequested), cb=on_control)  # every replica: the owner acts
     return Wiring(
         subscriptions=subs,
-        queries=queries,
-        tasks=[every(settings.lease_renew_s, supervisor.renew_leases)],
+        queries=query_routes_for(queries, ctx.uow_factory, {}),
+        tasks=[every(settings.lease_renew_s, supervisor.tick)],
         on_stop=[supervisor.stop_all],
-        health_details=lambda: {"active_runs": str(len(supervisor.workers))},
+        health_details=supervisor.health_details,
     )

@@ -1,4 +1,9 @@
-"""Executor settings (env prefix ``PRAXIS_EXECUTOR_``; the NATS and database URLs are shared)."""
+"""Executor settings (env prefix ``PRAXIS_EXECUTOR_``; the NATS and database URLs are shared).
+
+``instance`` (``PRAXIS_EXECUTOR_INSTANCE``) names this replica as the owner of its runs. Give each live replica a
+unique, *stable* name (a Kubernetes pod name, ``executor-1`` under ``make run``): a restarted executor with the
+same name reclaims its runs at once instead of waiting for their leases to run out.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,21 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PRAXIS_EXECUTOR_", extra="ignore")
 
     work_dir: Path = Path(".devdata/executor")
-    lease_renew_s: float = 30.0
+    lease_ttl_s: float = 15.0
+    """A run whose owner has not renewed its lease for this long is taken over by another replica."""
+    lease_renew_s: float = 2.0
+    """How often an owner renews its leases and reconciles its workers with what their runs want."""
+    takeover_batch: int = 10
+    reservation_renew_s: float = 30.0
     lease_extend_s: float = 120.0
-    machine_call_timeout_s: float = 30.0
+    """How far each renewal extends a run's reservations at the scheduler."""
+    machine_call_attempt_s: float = 5.0
+    bench_unreachable_timeout_s: float = 120.0
+    """How long a bench may stay silent before the run parks (a bench's config may say otherwise)."""
+    inputs_patience_s: float = 120.0
     query_timeout_s: float = 5.0
-    max_parallel_runs: int = 8
+    max_outputs_bytes: int = 64 * 1024 * 1024
+    suspend_grace_s: float = 8.0
+    """On a graceful stop, how long workers get to reach their next checkpoint before they are killed."""
+    worker_nats_url: str | None = None
+    """The NATS URL workers use (default: the executor's own)."""

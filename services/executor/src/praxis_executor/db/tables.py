@@ -1,4 +1,5 @@
-"""The executor's schema: runs, their per-run event log (the WebSocket replay source) and the call journal."""
+"""The executor's schema: runs (with their owner and lease), the per-run event log (the WebSocket replay source),
+the call journal (what a replay answers from), the inputs a replay rebuilds the deck from, and outputs."""
 
 from __future__ import annotations
 
@@ -28,18 +29,26 @@ runs = sa.Table(
     sa.Column("assignment", JSONB),
     sa.Column("error", sa.Text),
     sa.Column("traceback", sa.Text),
-    sa.Column("outputs", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("pause_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
     sa.Column("last_step", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("worker_instance", sa.Text),
+    sa.Column("owner", sa.Text),  # the executor instance driving the run
+    sa.Column("lease_expires_at", sa.DateTime(timezone=True)),  # another replica may take over after this
+    sa.Column("worker_epoch", sa.Integer, nullable=False, server_default="0"),
     sa.Column("worker_pid", sa.Integer),
+    sa.Column("parked", JSONB),
+    sa.Column("recovery", JSONB),
+    sa.Column("crashes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("crash_step", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("outputs_size", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Index("ix_runs_status", "status"),
     sa.Index("ix_runs_created_at", "created_at"),
+    sa.Index("ix_runs_owner", "owner", postgresql_where=sa.text("owner IS NOT NULL")),
 )
 
 run_events = sa.Table(
@@ -64,7 +73,27 @@ steps = sa.Table(
     sa.Column("args", JSONB, nullable=False),
     sa.Column("result", JSONB),
     sa.Column("error", sa.Text),
+    sa.Column("error_type", sa.Text),
+    sa.Column("error_message", sa.Text),
     sa.Column("duration_ms", sa.Float, nullable=False),
     sa.Column("state_diff", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("replayed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+run_inputs = sa.Table(
+    "run_inputs",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("filename", sa.Text),
+    sa.Column("benches", JSONB, nullable=False),  # bench id -> BenchDescription as the first worker saw it
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+run_outputs = sa.Table(
+    "run_outputs",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),  # the outputs as JSON text
+    sa.Column("size", sa.Integer, nullable=False),
 )

@@ -1,95 +1,72 @@
-"""Cancel, pause and resume. A run without a worker is settled here at once; a running one is told through its
-worker, which honours control before its next machine call and reports how it ended."""
+"""People's commands: cancel, pause, resume, and an operator's recovery choice for a parked run.
+
+Whichever replica consumes a command records what is wanted in the run (and ``RunControlRequested``); the run's
+owner hears that event and tells its worker. A command the run's state cannot take was already answered with 409
+by the gateway; one that races a state change is logged and dropped here, and one for a run nobody knows is a dead
+letter (except a cancel, which may overtake the run's first event: it leaves a placeholder so the run never
+starts).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import logging
 
-from praxis_contracts.executor import CancelRun, PauseRun, ResumeRun, RunFinished, RunStatusChanged
-from praxis_contracts.runs import RunStatus
-from praxis_executor.adapters.run_store import RunStore
-from praxis_executor.domain.run_state import can_transition, cancel_is_immediate
-from praxis_executor.handlers.ports import Supervisor
-from praxis_servicekit import metrics
+from praxis_contracts.executor import CancelRun, PauseRun, RecoverRun, ResumeRun
+from praxis_executor.domain.errors import IllegalTransition, InvalidChoice
+from praxis_executor.domain.run import Run
+from praxis_executor.handlers.ports import UnitOfWork
+from praxis_servicekit.consumer import PermanentError
+
+log = logging.getLogger(__name__)
 
 
-async def cancel_run(cmd: CancelRun, uow: Any, supervisor: Supervisor) -> None:
-    store = RunStore(uow)
-    row = await store.lock(cmd.run_id)
-    if row is None:  # cancel overtook the run's first event: remember it so the run never starts
-        await store.create(cmd.run_id, RunStatus.QUEUED)
-        current = RunStatus.QUEUED
-    else:
-        current = RunStatus(row.status)
-    if current.terminal:
+async def cancel_run(cmd: CancelRun, uow: UnitOfWork) -> None:
+    run = await uow.runs.get(cmd.run_id)
+    if run is None:  # only the scheduler knows it yet (the gateway checked): remember the cancel
+        run = Run.queued(cmd.run_id)
+        await uow.runs.add(run, cmd.caused())
+    try:
+        run.request_cancel(cmd.reason, cmd.requested_by)
+    except IllegalTransition as exc:
+        log.info("cancel of run %s ignored: %s", cmd.run_id, exc)
         return
-    await store.update(cmd.run_id, cancel_requested=True)
-    if cancel_is_immediate(current) or not supervisor.is_running(cmd.run_id):
-        await finish(store, cmd.run_id, RunStatus.CANCELLED, error=cmd.reason, caused=cmd.caused())
+    await uow.runs.save(run, cmd.caused())
+
+
+async def pause_run(cmd: PauseRun, uow: UnitOfWork) -> None:
+    run = await _existing(uow, cmd.run_id, "pause")
+    try:
+        run.request_pause(cmd.requested_by)
+    except IllegalTransition as exc:
+        log.info("pause of run %s ignored: %s", cmd.run_id, exc)
         return
-    uow.after_commit(lambda: supervisor.control(cmd.run_id, "cancel"))
+    await uow.runs.save(run, cmd.caused())
 
 
-async def pause_run(cmd: PauseRun, uow: Any, supervisor: Supervisor) -> None:
-    store = RunStore(uow)
-    row = await store.lock(cmd.run_id)
-    if row is None or not can_transition(RunStatus(row.status), RunStatus.PAUSED):
+async def resume_run(cmd: ResumeRun, uow: UnitOfWork) -> None:
+    run = await _existing(uow, cmd.run_id, "resume")
+    try:
+        run.request_resume(cmd.requested_by)
+    except IllegalTransition as exc:
+        log.info("resume of run %s ignored: %s", cmd.run_id, exc)
         return
-    if supervisor.is_running(cmd.run_id):
-        await store.update(cmd.run_id, status=RunStatus.PAUSED)
-        await store.emit(
-            cmd.run_id,
-            lambda seq: RunStatusChanged(run_id=cmd.run_id, seq=seq, status=RunStatus.PAUSED, **cmd.caused()),
-        )
-        uow.after_commit(lambda: supervisor.control(cmd.run_id, "pause"))
+    await uow.runs.save(run, cmd.caused())
 
 
-async def resume_run(cmd: ResumeRun, uow: Any, supervisor: Supervisor) -> None:
-    store = RunStore(uow)
-    row = await store.lock(cmd.run_id)
-    if row is None or row.status != RunStatus.PAUSED.value:
+async def recover_run(cmd: RecoverRun, uow: UnitOfWork) -> None:
+    run = await _existing(uow, cmd.run_id, "recover")
+    try:
+        run.request_recover(cmd.choice, cmd.requested_by)
+    except InvalidChoice as exc:
+        raise PermanentError(f"run {cmd.run_id}: {exc}") from exc
+    except IllegalTransition as exc:
+        log.info("recovery of run %s ignored: %s", cmd.run_id, exc)
         return
-    await store.update(cmd.run_id, status=RunStatus.RUNNING)
-    await store.emit(
-        cmd.run_id,
-        lambda seq: RunStatusChanged(run_id=cmd.run_id, seq=seq, status=RunStatus.RUNNING, **cmd.caused()),
-    )
-    uow.after_commit(lambda: supervisor.control(cmd.run_id, "resume"))
+    await uow.runs.save(run, cmd.caused())
 
 
-async def finish(
-    store: RunStore,
-    run_id: str,
-    status: RunStatus,
-    *,
-    error: str | None = None,
-    traceback: str | None = None,
-    outputs: dict[str, Any] | None = None,
-    caused: dict[str, str | None] | None = None,
-) -> bool:
-    """End a run exactly once (the caller holds the row lock); False if it had already ended."""
-    row = await store.get(run_id)
-    if row is None or RunStatus(row.status).terminal:
-        return False
-    await store.update(
-        run_id,
-        status=status,
-        error=error,
-        traceback=traceback,
-        outputs=outputs or {},
-        finished_at=datetime.now(UTC),
-    )
-    metrics.RUNS.labels(status.value).inc()
-    tracing = caused or {"correlation_id": run_id}
-    await store.emit(
-        run_id,
-        lambda seq: RunStatusChanged(run_id=run_id, seq=seq, status=status, reason=error, **tracing),
-    )
-    await store.emit(
-        run_id,
-        lambda seq: RunFinished(
-            run_id=run_id, seq=seq, status=status, error=error, traceback=traceback, outputs=outputs or {}, **tracing
-        ),
-    )
-    return True
+async def _existing(uow: UnitOfWork, run_id: str, what: str) -> Run:
+    run = await uow.runs.get(run_id)
+    if run is None:
+        raise PermanentError(f"cannot {what} run {run_id}: no such run")
+    return run

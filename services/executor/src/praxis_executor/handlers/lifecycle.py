@@ -1,22 +1,22 @@
-"""Scheduler decisions -> run states. Every transition is checked by the domain state machine, and events for
-runs that already ended (a cancel raced the schedule) change nothing."""
+"""The scheduler's decisions, applied to runs: queued, waiting, rejected, scheduled.
+
+Events for a run that already ended (a cancel raced the schedule) change nothing; the one that schedules a run
+makes this executor instance its owner in the same transaction, and starts its worker once that is durable.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import logging
 
-from praxis_contracts.executor import RunFinished, RunStatusChanged
-from praxis_contracts.runs import RunStatus
 from praxis_contracts.scheduler import RunQueued, RunRejected, RunScheduled, RunWaiting
-from praxis_executor.adapters.run_store import RunStore
-from praxis_executor.domain.run_state import can_transition
-from praxis_executor.handlers.ports import Supervisor
-from praxis_servicekit import metrics
+from praxis_executor.domain.errors import IllegalTransition
+from praxis_executor.domain.run import Run
+from praxis_executor.handlers.ports import Owner, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
-async def run_queued(evt: RunQueued, uow: Any) -> None:
-    store = RunStore(uow)
+async def run_queued(evt: RunQueued, uow: UnitOfWork) -> None:
     fields = {
         "protocol_id": evt.protocol_id,
         "protocol_name": evt.protocol_name,
@@ -25,77 +25,60 @@ async def run_queued(evt: RunQueued, uow: Any) -> None:
         "parameters": evt.parameters,
         "simulate": evt.simulate,
     }
-    if await store.create(evt.run_id, RunStatus.QUEUED, **fields):
-        await store.emit(
-            evt.run_id,
-            lambda seq: RunStatusChanged(run_id=evt.run_id, seq=seq, status=RunStatus.QUEUED, **evt.caused()),
-        )
-    else:  # a cancel arrived first and left a placeholder: fill in what it could not know
-        await store.update(evt.run_id, **fields)
-
-
-async def run_waiting(evt: RunWaiting, uow: Any) -> None:
-    store = RunStore(uow)
-    row = await store.lock(evt.run_id)
-    if row is None or row.status != RunStatus.QUEUED.value or row.reason == evt.reason:
+    run = await uow.runs.get(evt.run_id)
+    if run is None:
+        await uow.runs.add(Run.queued(evt.run_id, **fields), evt.caused())
         return
-    await store.update(evt.run_id, reason=evt.reason)
-    await store.emit(
-        evt.run_id,
-        lambda seq: RunStatusChanged(
-            run_id=evt.run_id, seq=seq, status=RunStatus.QUEUED, reason=evt.reason, **evt.caused()
-        ),
-    )
+    for name, value in fields.items():  # a cancel or the schedule arrived first: fill in what it could not know
+        if not getattr(run, name):
+            setattr(run, name, value)
+    await uow.runs.save(run, evt.caused())
 
 
-async def run_rejected(evt: RunRejected, uow: Any) -> None:
-    store = RunStore(uow)
-    row = await store.lock(evt.run_id)
-    if row is None:
-        await store.create(evt.run_id, RunStatus.QUEUED)
-    elif not can_transition(RunStatus(row.status), RunStatus.REJECTED):
+async def run_waiting(evt: RunWaiting, uow: UnitOfWork) -> None:
+    run = await uow.runs.get(evt.run_id)
+    if run is None:
+        return  # RunQueued (the same scheduler transaction) will create it; the next wait says the reason again
+    try:
+        run.wait(evt.reason)
+    except IllegalTransition:
+        return  # already placed or ended: the reason is stale
+    await uow.runs.save(run, evt.caused())
+
+
+async def run_rejected(evt: RunRejected, uow: UnitOfWork) -> None:
+    run = await uow.runs.get(evt.run_id)
+    if run is None:
+        run = Run.queued(evt.run_id)
+        await uow.runs.add(run, evt.caused())
+    try:
+        run.reject(evt.reason)
+    except IllegalTransition as exc:
+        log.info("rejection of run %s ignored: %s", evt.run_id, exc)
         return
-    await store.update(evt.run_id, status=RunStatus.REJECTED, reason=evt.reason, error=evt.reason)
-    metrics.RUNS.labels(RunStatus.REJECTED.value).inc()
-    await store.emit(
-        evt.run_id,
-        lambda seq: RunStatusChanged(
-            run_id=evt.run_id, seq=seq, status=RunStatus.REJECTED, reason=evt.reason, **evt.caused()
-        ),
-    )
-    await store.emit(
-        evt.run_id,
-        lambda seq: RunFinished(
-            run_id=evt.run_id, seq=seq, status=RunStatus.REJECTED, error=evt.reason, **evt.caused()
-        ),
-    )
+    await uow.runs.save(run, evt.caused())
 
 
-async def run_scheduled(evt: RunScheduled, uow: Any, supervisor: Supervisor) -> None:
-    store = RunStore(uow)
-    row = await store.lock(evt.run_id)
-    if row is None:  # RunQueued not seen yet (separate consumers): the schedule carries all we need
-        await store.create(
+async def run_scheduled(evt: RunScheduled, uow: UnitOfWork, owner: Owner) -> None:
+    run = await uow.runs.get(evt.run_id)
+    created = run is None
+    if run is None:  # RunQueued not seen yet (another consumer): the schedule carries all the worker needs
+        run = Run.queued(
             evt.run_id,
-            RunStatus.QUEUED,
             protocol_id=evt.protocol_id,
             source_hash=evt.source_hash,
             function=evt.function,
             parameters=evt.parameters,
             simulate=evt.simulate,
         )
-    elif not can_transition(RunStatus(row.status), RunStatus.SCHEDULED):
+    try:
+        run.schedule(evt.assignment, owner.instance)
+    except IllegalTransition as exc:  # cancelled before it was placed: RunFinished already frees the assets
+        log.info("schedule of run %s ignored: %s", evt.run_id, exc)
         return
-    await store.update(
-        evt.run_id, status=RunStatus.STARTING, reason=None, assignment=evt.assignment.model_dump(mode="json")
-    )
-    for status in (RunStatus.SCHEDULED, RunStatus.STARTING):
-        await store.emit(evt.run_id, _status_event(evt.run_id, status, evt.caused()))
-    uow.after_commit(lambda: supervisor.start(evt.run_id))
-
-
-def _status_event(run_id: str, status: RunStatus, tracing: dict[str, str | None]) -> Callable[[int], RunStatusChanged]:
-    def make(seq: int) -> RunStatusChanged:
-        return RunStatusChanged(run_id=run_id, seq=seq, status=status, **tracing)
-
-    return make
+    if created:
+        await uow.runs.add(run, evt.caused())
+    else:
+        await uow.runs.save(run, evt.caused())
+    await uow.leases.claim(run.id, owner.instance)
+    uow.after_commit(lambda: owner.drive(evt.run_id))

@@ -1,15 +1,10 @@
-"""``python -m praxis_executor.worker JOB.json``: run one protocol and report over JSON lines.
+"""``python -m praxis_executor.worker JOB.json``: run one generation of one run and report as typed lines.
 
-stdout carries one JSON object per line:
-
-- ``{"type": "started", "run_id", "pid"}``
-- ``{"type": "call", "sequence", "bench_id", "machine", "method", "args", "ok", "result", "error_type", "error",
-  "duration_ms", "device_ms", "replayed", "summary", "state_diff"}``, one per machine call, in call order
-- ``{"type": "paused"}`` / ``{"type": "resumed"}`` when the run actually stops at / leaves a checkpoint
-- ``{"type": "finished", "status": "completed"|"failed"|"cancelled", "error", "traceback", "outputs"}``, last
-
-stdin takes ``{"type": "cancel"|"pause"|"resume"}`` lines. Everything else (logs, the protocol's prints) goes to
-stderr. The exit code is 0 whenever a ``finished`` event was written.
+The models of :mod:`praxis_executor.worker.protocol` are the whole interface: one report per line on stdout
+(``started``, one ``call`` per machine call not already in the journal, ``paused``/``resumed`` when the run
+actually stops at or leaves a checkpoint, and exactly one ending — ``finished``, ``parked``, ``suspended`` or
+``superseded``), and control lines on stdin (``cancel``, ``pause``, ``resume``, ``suspend``). Everything else
+(logs, the protocol's prints) goes to stderr. The exit code is 0 whenever an ending was written.
 """
 
 from __future__ import annotations
@@ -23,12 +18,24 @@ import sys
 import traceback
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-from praxis_executor.worker.control import RunCancelled, RunControl
+from pydantic import BaseModel
+
+from praxis_contracts.hardware import BenchDescription
+from praxis_executor.worker.control import RunCancelled, RunControl, RunParked, RunSuspended, WorkerSuperseded
 from praxis_executor.worker.events import EventJournal, EventWriter, read_control
-from praxis_executor.worker.job import JobSpec
 from praxis_executor.worker.nats_transport import NatsBenchTransport
+from praxis_executor.worker.outputs import to_json
+from praxis_executor.worker.protocol import (
+    FinishedReport,
+    JobSpec,
+    ParkedReport,
+    PausedReport,
+    ResumedReport,
+    StartedReport,
+    SupersededReport,
+    SuspendedReport,
+)
 from praxis_executor.worker.proxy import BenchTransport
 from praxis_executor.worker.runner import run_protocol
 
@@ -48,7 +55,14 @@ async def open_transport(spec: JobSpec) -> AsyncIterator[BenchTransport]:
             await inprocess.close()
         return
     assert spec.nats_url is not None
-    nats = await NatsBenchTransport.connect(spec.nats_url, timeout_s=spec.call_timeout_s, attempts=spec.call_attempts)
+    per_bench = {b: d.unreachable_timeout_s for b, d in spec.benches.items() if d.unreachable_timeout_s}
+    nats = await NatsBenchTransport.connect(
+        spec.nats_url,
+        f"praxis-worker-{spec.run_id}-{spec.epoch}",
+        attempt_timeout_s=spec.attempt_timeout_s,
+        unreachable_timeout_s=spec.unreachable_timeout_s,
+        per_bench=per_bench,
+    )
     try:
         yield nats
     finally:
@@ -56,19 +70,25 @@ async def open_transport(spec: JobSpec) -> AsyncIterator[BenchTransport]:
 
 
 async def run_job(spec: JobSpec, writer: EventWriter) -> None:
+    """Run the job and write exactly one ending report, whatever happens."""
     control = RunControl(
-        on_pause=lambda: writer.emit({"type": "paused"}), on_resume=lambda: writer.emit({"type": "resumed"})
+        on_pause=lambda: writer.emit(PausedReport()),
+        on_resume=lambda: writer.emit(ResumedReport()),
+        paused=spec.start_paused,
     )
     read_control(control, asyncio.get_running_loop())
-    finished: dict[str, Any] = {"type": "finished", "status": "failed", "error": None, "traceback": None, "outputs": {}}
+    writer.emit(ending_of(await _outcome(spec, writer, control), spec))
+
+
+async def _outcome(spec: JobSpec, writer: EventWriter, control: RunControl) -> BaseModel:
     try:
         async with open_transport(spec) as transport:
-            benches = dict(spec.benches)
+            benches: dict[str, BenchDescription] = dict(spec.benches)
             for bench_id in spec.assignment.bench_ids:
                 if bench_id not in benches:
                     benches[bench_id] = await transport.describe(bench_id)
-            writer.emit({"type": "started", "run_id": spec.run_id, "pid": os.getpid()})
-            finished["outputs"] = await run_protocol(
+            writer.emit(StartedReport(pid=os.getpid()))
+            outputs = await run_protocol(
                 spec.source_text(),
                 spec.function,
                 spec.parameters,
@@ -79,13 +99,38 @@ async def run_job(spec: JobSpec, writer: EventWriter) -> None:
                 EventJournal(writer),
                 run_id=spec.run_id,
                 filename=spec.filename,
+                epoch=spec.epoch,
+                replay=spec.journal,
+                recovery=spec.recovery,
             )
-            finished["status"] = "completed"
+            return FinishedReport(status="completed", outputs=outputs)
     except RunCancelled as exc:
-        finished.update(status="cancelled", error=str(exc) or "cancelled")
-    except Exception as exc:
-        finished.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-    writer.emit(finished)
+        return FinishedReport(status="cancelled", error=str(exc) or "cancelled")
+    except RunSuspended:
+        return SuspendedReport()
+    except WorkerSuperseded as exc:
+        return SupersededReport(detail=str(exc))
+    except RunParked as exc:
+        return ParkedReport(step=exc.step, kind=exc.kind, reason=exc.reason, choices=exc.choices)
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the protocol's own failure, sys.exit() included
+        what = f"the protocol called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else None
+        return FinishedReport(
+            status="failed", error=what or f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
+        )
+
+
+def ending_of(outcome: BaseModel, spec: JobSpec) -> BaseModel:
+    """Outputs too big to keep fail the run instead of the executor (JSON-safe first: NaN becomes null)."""
+    if not isinstance(outcome, FinishedReport) or not outcome.outputs:
+        return outcome
+    safe = outcome.model_copy(update={"outputs": to_json(outcome.outputs)})
+    size = len(safe.model_dump_json())
+    if size > spec.max_outputs_bytes:
+        return FinishedReport(
+            status="failed",
+            error=f"the run's outputs are {size:,} bytes as JSON; the limit is {spec.max_outputs_bytes:,}",
+        )
+    return safe
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,10 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             spec = JobSpec.model_validate_json(Path(args[0]).read_text(encoding="utf-8"))
         except Exception as exc:
-            error = f"invalid job file {args[0]}: {exc}"
-            writer.emit({"type": "finished", "status": "failed", "error": error, "traceback": None, "outputs": {}})
+            writer.emit(FinishedReport(status="failed", error=f"invalid job file {args[0]}: {exc}"))
             return 0
-        try:  # uvloop: the worker waits on NATS for every machine call (INFRA.md §4: +15-85 %)
+        try:  # uvloop: the worker waits on NATS for every machine call
             import uvloop
 
             uvloop.run(run_job(spec, writer))

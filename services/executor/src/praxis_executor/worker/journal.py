@@ -29,13 +29,9 @@ class CallRecord:
     summary: dict[str, Any] = field(default_factory=dict)
     state_diff: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON-lines ``call`` event body; ``error`` reads ``"<type>: <message>"`` for a failed call."""
-        data = dataclasses.asdict(self)
-        if not self.ok:
-            data["error"] = f"{self.error_type}: {self.error}"
-            data["error_message"] = self.error
-        return data
+    def to_report(self) -> dict[str, Any]:
+        """The fields of the worker's ``call`` report (``error`` is the device's message, ``error_type`` its class)."""
+        return dataclasses.asdict(self)
 
 
 class Journal(Protocol):

@@ -1,28 +1,33 @@
 """The worker's bench transport over core NATS request/reply (subjects from ``praxis_contracts.hardware``).
 
-A machine call that times out is sent again *unchanged* — same run id and sequence, so the same idempotency key:
-if the agent performed the first attempt it answers from its store (``replayed=True``), if the first attempt is
-still running it waits for it, and only if the agent never got it does the device act. No responders (the agent
-is restarting) is retried after a short pause as well. After ``attempts`` the call's outcome is unknown and the
-error says so.
+A request that gets no answer is sent again *unchanged* — same run id, sequence and epoch, so the same
+idempotency key — for as long as the bench may stay silent (``unreachable_timeout_s``, per bench when its
+description says so): an agent that restarts, or a NATS server that restarts, costs the run a pause, not its
+outcome. Whatever happened to the first attempt, the agent answers the repeat from its record, joins the attempt
+still running, or performs the call if nobody did. A bench that is alive but busy with a long call says
+``InProgress``; that resets the silence clock. Only after the bench stayed silent for the whole timeout does the
+call fail with :class:`BenchUnreachable` (its outcome unknown): the run then parks for an operator.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Mapping
 from typing import TypeVar
 
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
+from nats.errors import Error as NatsError
+from nats.errors import MaxPayloadError, NoRespondersError
 
 from praxis_contracts.base import ErrorReply, Message, Reply
 from praxis_contracts.hardware import (
     Ack,
     BenchDescription,
+    CallRefusal,
     DescribeBench,
     EndRun,
     LoadRunDeck,
@@ -30,15 +35,13 @@ from praxis_contracts.hardware import (
     MachineCallResult,
 )
 from praxis_contracts.registry import encode, subject_of
+from praxis_executor.worker.proxy import BenchUnreachable
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Reply)
 ERROR_HEADER = "Praxis-Error"  # as praxis_servicekit.queries marks an ErrorReply
-
-
-class BenchUnreachable(TimeoutError):
-    """No answer after every attempt: the agent may or may not have performed the call."""
+MAX_BACKOFF_S = 2.0
 
 
 class BenchRefused(RuntimeError):
@@ -47,14 +50,23 @@ class BenchRefused(RuntimeError):
 
 class NatsBenchTransport:
     def __init__(
-        self, nc: Client, *, timeout_s: float = 60.0, attempts: int = 3, retry_delay_s: float = 0.5, owns: bool = False
+        self,
+        nc: Client,
+        *,
+        attempt_timeout_s: float = 5.0,
+        unreachable_timeout_s: float = 120.0,
+        per_bench: Mapping[str, float] | None = None,
+        owns: bool = False,
     ) -> None:
-        self.nc, self.timeout_s, self.attempts, self.retry_delay_s = nc, timeout_s, max(1, attempts), retry_delay_s
+        self.nc = nc
+        self.attempt_timeout_s = attempt_timeout_s
+        self.unreachable_timeout_s = unreachable_timeout_s
+        self.per_bench = dict(per_bench or {})
         self._owns = owns
 
     @classmethod
-    async def connect(cls, url: str, **kwargs: float | int) -> NatsBenchTransport:
-        nc = await nats.connect(url, name="praxis-executor-worker", max_reconnect_attempts=-1)
+    async def connect(cls, url: str, name: str, **kwargs: object) -> NatsBenchTransport:
+        nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.25)
         return cls(nc, owns=True, **kwargs)  # type: ignore[arg-type]
 
     async def close(self) -> None:
@@ -62,33 +74,42 @@ class NatsBenchTransport:
             await self.nc.drain()
 
     async def call(self, call: MachineCall) -> MachineCallResult:
-        return await self._request(call, MachineCallResult, timeout_s=self.timeout_s)
+        return await self._persist(call, MachineCallResult, call.bench_id)
 
     async def describe(self, bench_id: str) -> BenchDescription:
-        return await self._request(
-            DescribeBench(bench_id=bench_id), BenchDescription, timeout_s=min(self.timeout_s, 30)
-        )
+        return await self._persist(DescribeBench(bench_id=bench_id), BenchDescription, bench_id)
 
     async def load_run_deck(self, cmd: LoadRunDeck) -> Ack:
-        return await self._request(cmd, Ack, timeout_s=self.timeout_s)
+        return await self._persist(cmd, Ack, cmd.bench_id)
 
     async def end_run(self, cmd: EndRun) -> Ack:
-        return await self._request(cmd, Ack, timeout_s=min(self.timeout_s, 10))
+        """Best effort, one attempt: the agent forgets old run decks on its own anyway."""
+        answer = await self.nc.request(subject_of(cmd), encode(cmd), timeout=self.attempt_timeout_s)
+        return _parse(answer, Ack)
 
-    async def _request(self, msg: Message, reply_type: type[R], *, timeout_s: float) -> R:
+    async def _persist(self, msg: Message, reply_type: type[R], bench_id: str) -> R:
         subject, payload = subject_of(msg), encode(msg)
-        last: Exception | None = None
-        for attempt in range(1, self.attempts + 1):
+        silence = self.per_bench.get(bench_id, self.unreachable_timeout_s)
+        deadline = time.monotonic() + silence
+        backoff = 0.05
+        while True:
             try:
-                answer = await self.nc.request(subject, payload, timeout=timeout_s)
-            except (NatsTimeoutError, NoRespondersError) as exc:
-                last = exc
-                log.warning("%s: attempt %d/%d got no answer (%s)", subject, attempt, self.attempts, type(exc).__name__)
-                if attempt < self.attempts:
-                    await asyncio.sleep(self.retry_delay_s)
+                answer = await self.nc.request(subject, payload, timeout=self.attempt_timeout_s)
+            except MaxPayloadError:
+                raise
+            except (NatsError, TimeoutError) as exc:  # no responders, timeouts, a reconnecting connection
+                if time.monotonic() >= deadline:
+                    raise BenchUnreachable(f"no answer from bench {bench_id} for {silence:.0f} s") from exc
+                if isinstance(exc, NoRespondersError) or not self.nc.is_connected:
+                    log.info("bench %s not answering on %s (%s); retrying", bench_id, subject, type(exc).__name__)
+                    await asyncio.sleep(backoff)  # nobody listens yet: do not spin while the agent restarts
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
                 continue
-            return _parse(answer, reply_type)
-        raise BenchUnreachable(f"no answer on {subject} after {self.attempts} attempt(s): {type(last).__name__}")
+            reply = _parse(answer, reply_type)
+            if isinstance(reply, MachineCallResult) and reply.error_type == CallRefusal.IN_PROGRESS:
+                deadline = time.monotonic() + silence  # alive and busy with the first attempt: keep waiting
+                continue
+            return reply
 
 
 def _parse(answer: Msg, reply_type: type[R]) -> R:

@@ -52,6 +52,10 @@ class CallSink(Protocol):
     async def dispatch(self, bench_id: str, machine: str, method: str, kwargs: dict[str, Any]) -> Any: ...
 
 
+class BenchUnreachable(TimeoutError):
+    """A bench gave no answer for longer than it may stay silent: it may or may not have performed the call."""
+
+
 class MachineCallError(RuntimeError):
     """The agent performed (or refused) the call and it failed; raised in the protocol where the call was made."""
 
