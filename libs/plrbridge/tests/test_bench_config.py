@@ -97,6 +97,29 @@ class TestValidation:
             parse_bench_config(raw)
         assert only_issue(err.value)[:2] == (None, "bench_id")
 
+    @pytest.mark.parametrize("value", [0, -5, "30", True, float("inf"), float("nan")])
+    def test_unreachable_timeout_must_be_a_positive_number(self, raw: dict[str, Any], value: Any) -> None:
+        raw["unreachable_timeout_s"] = value
+        with pytest.raises(BenchConfigError) as err:
+            parse_bench_config(raw)
+        assert only_issue(err.value)[:2] == (None, "unreachable_timeout_s")
+        assert "field unreachable_timeout_s" in str(err.value)
+
+    @pytest.mark.parametrize(("value", "expected"), [(None, None), (30, 30.0), (2.5, 2.5)])
+    def test_unreachable_timeout_is_optional(self, raw: dict[str, Any], value: Any, expected: float | None) -> None:
+        if value is not None:
+            raw["unreachable_timeout_s"] = value
+        assert parse_bench_config(raw).unreachable_timeout_s == expected
+
+    def test_a_machine_may_say_whether_it_is_simulated(self, raw: dict[str, Any]) -> None:
+        raw["machines"][1]["simulated"] = False
+        config = parse_bench_config(raw)
+        assert config.machine("reader").simulated is False and config.machine("lh").simulated is None
+        raw["machines"][1]["simulated"] = "sometimes"
+        with pytest.raises(BenchConfigError) as err:
+            parse_bench_config(raw)
+        assert only_issue(err.value)[:2] == ("reader", "simulated")
+
     def test_duplicate_machine_names(self, raw: dict[str, Any]) -> None:
         raw["machines"].append(copy.deepcopy(raw["machines"][1]))
         with pytest.raises(BenchConfigError, match="unique on a bench"):

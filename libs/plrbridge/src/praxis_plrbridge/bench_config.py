@@ -71,6 +71,12 @@ class MachineConfig(_Model):
     deck: DeckConfig | None = Field(default=None, description="liquid handlers only")
     labware: list[LabwareConfig] = Field(default_factory=list)
     capabilities: list[str] = Field(default_factory=list, description="extras the inventory cannot infer")
+    simulated: bool | None = Field(
+        default=None,
+        description="whether the device's effects live only in the agent process; default: inferred from the "
+        "backend class (PLR names its simulators *Chatterbox* / *Simulator*). The agent records the intent of a "
+        "call before invoking a non-simulated machine, so `false` on a simulator makes it behave like hardware.",
+    )
 
     @field_validator("deck", mode="before")
     @classmethod
@@ -90,6 +96,20 @@ class BenchConfig(_Model):
     bench_id: str = Field(pattern=_TOKEN)
     simulated: bool = True
     machines: list[MachineConfig] = Field(min_length=1)
+    unreachable_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds a run waits for this bench to answer before it parks (default: the executor's)",
+    )
+
+    @field_validator("unreachable_timeout_s", mode="before")
+    @classmethod
+    def _a_number_of_seconds(cls, value: Any) -> Any:
+        """YAML ``yes`` or ``"30"`` would be coerced silently; a timeout is written as a plain number."""
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"must be a positive number of seconds, not {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _unique_machines(self) -> BenchConfig:

@@ -1,4 +1,5 @@
-"""``praxis-hardware-agent serve --bench-id ID --config BENCH.yaml`` (``migrate`` is a no-op: no database)."""
+"""``praxis-hardware-agent serve --bench-id ID --config BENCH.yaml``, and ``calls`` to read the call record
+(``migrate`` is a no-op: the agent has no database server; its call record creates itself)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import sys
 
 def main() -> None:
     from praxis_hardware_agent.bootstrap import add_serve_args, build_from_args
-    from praxis_servicekit.cli import run_cli
+    from praxis_hardware_agent.entrypoints.cli import main as calls
+    from praxis_servicekit.cli import ToolCommand, run_cli
 
-    sys.exit(run_cli("hardware-agent", build_from_args, add_serve_args=add_serve_args))
+    tools: dict[str, tuple[str, ToolCommand]] = {
+        "calls": ("per run: calls performed, repeated and of unknown outcome (reads the state file)", calls)
+    }
+    sys.exit(run_cli("hardware-agent", build_from_args, add_serve_args=add_serve_args, tools=tools))
 
 
 if __name__ == "__main__":

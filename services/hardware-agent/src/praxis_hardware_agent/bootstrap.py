@@ -1,4 +1,4 @@
-"""The agent's composition root: bench config -> PLR runtime -> NATS routes, announcements and heartbeats."""
+"""The agent's composition root: bench config + call record -> PLR runtime -> NATS routes, heartbeats, sweeps."""
 
 from __future__ import annotations
 
@@ -29,29 +29,34 @@ def build_from_args(args: argparse.Namespace) -> ServiceSpec:
         overrides["bench_id"] = args.bench_id
     if getattr(args, "config", None):
         overrides["config"] = Path(args.config)
+    if getattr(args, "state_dir", None):
+        overrides["state_dir"] = Path(args.state_dir)
     return build(Settings(**overrides))  # type: ignore[arg-type]
 
 
 def add_serve_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bench-id", help="this bench's id (default: PRAXIS_AGENT_BENCH_ID or the config's)")
     parser.add_argument("--config", help="bench config YAML (default: PRAXIS_AGENT_CONFIG)")
+    parser.add_argument("--state-dir", help="directory of the call record (default: PRAXIS_AGENT_STATE_DIR)")
 
 
 async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
-    from praxis_hardware_agent.adapters.kv_idempotency import KvIdempotencyStore
     from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
+    from praxis_hardware_agent.adapters.sqlite_calls import SqliteCallStore, StateFileError, state_file
     from praxis_hardware_agent.entrypoints.bench_bus import BenchBus
 
     if not settings.config.exists():
         raise StartupError(f"bench config {settings.config} does not exist")
-    store = await KvIdempotencyStore.open(ctx.js, settings.bench_id, settings.idempotency_ttl_s)
+    try:
+        store = SqliteCallStore.open(state_file(settings.state_dir, settings.bench_id), sync=settings.state_sync)
+    except StateFileError as exc:
+        raise StartupError(str(exc)) from exc
     try:
         runtime = BenchRuntime.from_file(
-            settings.config,
-            bench_id=settings.bench_id,
-            store=store,
+            settings.config, bench_id=settings.bench_id, store=store, inflight_wait_s=settings.call_inflight_wait_s
         )
     except (ValueError, OSError) as exc:
+        store.close()
         raise StartupError(f"bench config {settings.config} is invalid: {exc}") from exc
     await runtime.setup()
     bus = BenchBus(runtime, ctx.js, runtime.bench_id, __version__)
@@ -60,14 +65,22 @@ async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
     async def heartbeat() -> None:
         await bus.heartbeat(settings.heartbeat_s)
 
+    async def sweep() -> None:
+        runtime.sweep(settings.idempotency_ttl_s)
+
     async def shutdown() -> None:
+        # The store stays open: NATS is drained after these hooks, so a call may still arrive (the stopped
+        # runtime refuses it); every commit is already durable, and the process exit closes the file.
         await bus.offline("agent stopped")
         await runtime.stop()
-        await store.flush()
 
     return Wiring(
         queries=bus.routes(),
-        tasks=[every(settings.heartbeat_s, heartbeat), every(settings.announce_every_s, bus.announce)],
+        tasks=[
+            every(settings.heartbeat_s, heartbeat),
+            every(settings.announce_every_s, bus.announce),
+            every(settings.state_sweep_s, sweep),
+        ],
         on_stop=[shutdown],
         health_details=lambda: {"bench_id": runtime.bench_id, **runtime.machine_status()},
     )

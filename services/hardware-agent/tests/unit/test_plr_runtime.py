@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pylabrobot.liquid_handling import LiquidHandler
 from pylabrobot.liquid_handling.standard import Pickup, SingleChannelAspiration
-from pylabrobot.plate_reading import PlateReader
+from pylabrobot.plate_reading import PlateReader, PlateReaderChatterboxBackend
 from pylabrobot.resources import Coordinate, Deck, TipSpot, cor_96_wellplate_360uL_Fb
 
-from praxis_contracts.hardware import EndRun, LoadRunDeck, MachineCall
+from praxis_contracts.hardware import CallRefusal, EndRun, LoadRunDeck, MachineCall
 from praxis_hardware_agent.adapters.inprocess import InProcessBenchTransport
 from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
+from praxis_plrbridge.bench_config import BenchConfigError, build_bench, parse_bench_config
 from praxis_plrbridge.codec import encode_kwargs
 from praxis_plrbridge.state import PRAXIS_KEY, plr_json
 
@@ -26,8 +28,12 @@ BENCH = "sim-bench-1"
 
 @pytest.fixture
 async def runtime() -> AsyncIterator[BenchRuntime]:
+    """The simulated bench with an in-memory call record; runs ``run-1`` and ``run-2`` have their decks loaded
+    (on the bench's own labware), as a worker does before its first call."""
     rt = BenchRuntime.from_file(SIM_BENCH)
     await rt.setup()
+    for run in ("run-1", "run-2"):
+        assert (await rt.load_run_deck(LoadRunDeck(bench_id=BENCH, run_id=run))).ok
     yield rt
     await rt.stop()
 
@@ -204,6 +210,7 @@ class TestRefusals:
 
         monkeypatch.setattr(rt.machines["reader"].backend, "setup", broken_setup)
         await rt.setup()
+        await rt.load_run_deck(LoadRunDeck(bench_id=BENCH, run_id="run-1"))
         try:
             assert rt.machine_status() == {"lh": "idle", "reader": "error"}
             result = await rt.perform(call("open", machine="reader"))
@@ -257,16 +264,26 @@ class TestRunDecks:
         assert deck_during_call.get_resource("run_plate_well_A1") is mirrored
         assert lh_of(runtime).backend.deck is lh_of(runtime).deck  # and its own deck afterwards
 
-    async def test_without_the_run_deck_the_name_is_unknown(self, runtime: BenchRuntime) -> None:
+    async def test_another_runs_deck_is_not_used(self, runtime: BenchRuntime) -> None:
         ack = await runtime.load_run_deck(
             LoadRunDeck(bench_id=BENCH, run_id="run-9", machines={"lh": self.run_deck(runtime)})
         )
         assert ack.ok
         well = cor_96_wellplate_360uL_Fb(name="run_plate").get_item("A1")
-        other_run = await runtime.perform(self.aspirate_from(runtime, well, "run-10"))
+        other_run = await runtime.perform(self.aspirate_from(runtime, well, "run-1"))  # on the bench's labware
         assert other_run.error_type == "UnknownResource"
         await runtime.end_run("run-9")
-        assert runtime.run_ids() == []
+        assert "run-9" not in runtime.run_ids()
+
+    async def test_a_run_without_a_deck_is_refused_not_resolved_against_the_bench(
+        self, runtime: BenchRuntime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        spy = spy_on(runtime, "aspirate", monkeypatch)
+        well = lh_of(runtime).deck.get_resource("plate_01_well_A1")
+        result = await runtime.perform(self.aspirate_from(runtime, well, "run-10"))
+        assert (result.ok, result.error_type) == (False, CallRefusal.RUN_DECK_MISSING)
+        assert "LoadRunDeck" in (result.error or "") and spy.calls == []
+        assert runtime.store.get("run-10:1") is None  # a refusal is not recorded
 
     async def test_a_deck_for_an_unknown_machine_is_refused(self, runtime: BenchRuntime) -> None:
         ack = await runtime.load_run_deck(LoadRunDeck(bench_id=BENCH, run_id="run-9", machines={"centrifuge": {}}))
@@ -280,6 +297,12 @@ class TestRunDecks:
                 await runtime.load_run_deck(LoadRunDeck(bench_id=BENCH, run_id=run, machines={"reader": reader}))
             ).ok
         assert runtime.run_ids() == ["b", "c"]
+
+    async def test_a_deck_of_a_stale_worker_is_refused(self, runtime: BenchRuntime) -> None:
+        assert (await runtime.load_run_deck(LoadRunDeck(bench_id=BENCH, run_id="run-e", epoch=2))).ok
+        stale = await runtime.load_run_deck(LoadRunDeck(bench_id=BENCH, run_id="run-e", epoch=1))
+        assert not stale.ok and stale.detail.startswith("stale worker") and "epoch 2" in stale.detail
+        assert (await runtime.load_run_deck(LoadRunDeck(bench_id=BENCH, run_id="run-e", epoch=3))).ok
 
 
 class TestDescribe:
@@ -298,6 +321,29 @@ class TestDescribe:
 
     async def test_the_bench_id_can_be_overridden(self) -> None:
         assert BenchRuntime.from_file(SIM_BENCH, bench_id="bench-7").bench_id == "bench-7"
+
+    async def test_the_unreachable_timeout_comes_from_the_config(self) -> None:
+        raw = yaml.safe_load(SIM_BENCH.read_text())
+        assert BenchRuntime(parse_bench_config(raw)).describe().unreachable_timeout_s is None
+        raw["unreachable_timeout_s"] = 45
+        assert BenchRuntime(parse_bench_config(raw)).describe().unreachable_timeout_s == 45.0
+
+    async def test_a_machine_declared_real_is_announced_real(self) -> None:
+        raw = yaml.safe_load(SIM_BENCH.read_text())
+        raw["machines"][1]["simulated"] = False
+        rt = BenchRuntime(parse_bench_config(raw))
+        assert rt.simulated == {"lh": True, "reader": False}
+        assert {m.name: m.simulated for m in rt.machine_infos()} == {"lh": True, "reader": False}
+
+    async def test_a_real_backend_cannot_be_declared_simulated(self) -> None:
+        raw = yaml.safe_load(SIM_BENCH.read_text())
+        raw["machines"][1]["simulated"] = True
+        config = parse_bench_config(raw)
+        machines = build_bench(config)
+        machines["reader"].backend.__class__ = type("SerialReaderBackend", (PlateReaderChatterboxBackend,), {})
+        with pytest.raises(BenchConfigError) as err:
+            BenchRuntime(config, machines=machines)
+        assert "machine 'reader', field simulated" in str(err.value)
 
 
 async def test_the_in_process_transport_goes_through_json(runtime: BenchRuntime) -> None:

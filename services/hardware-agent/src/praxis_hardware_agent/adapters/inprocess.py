@@ -3,7 +3,8 @@
 For tests and local dry runs only: the executor's worker accepts any object with ``call``, ``describe``,
 ``load_run_deck`` and ``end_run`` (a structural protocol), so this module needs nothing from the executor.
 Every message goes through a JSON round trip, as it would on the wire, so a payload that NATS could not carry
-fails here too.
+fails here too. Each bench keeps its call record in SQLite ``:memory:`` (the rules are the agent's: a run must
+load its deck before its first call, a repeated key is answered from the record), and it ends with the process.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""The bench's live PyLabRobot machines, and how a ``MachineCall`` is performed on them.
+"""The bench's live PyLabRobot machines, and how a ``MachineCall`` is performed on them at most once.
 
 ``perform`` never raises for a bad call: every failure (refused, undecodable, the device raised) becomes
 ``ok=False`` with the error's type and message, because the worker is waiting for an answer and a NATS handler
-that raises gives it only a timeout. A repeated idempotency key is answered from the store (``replayed=True``)
-without touching the device, and a key that is still in flight waits for the first attempt's answer.
+that raises gives it only a timeout. What the agent did with every idempotency key is kept in a durable call
+record (:class:`~praxis_hardware_agent.domain.call_record.CallStore`), written before the reply; see
+:meth:`BenchRuntime.perform` for the guarantees.
 """
 
 from __future__ import annotations
@@ -23,61 +24,104 @@ from pylabrobot.liquid_handling.backends.backend import LiquidHandlerBackend
 from pylabrobot.machines.machine import Machine
 from pylabrobot.resources import Deck
 
-from praxis_contracts.hardware import Ack, BenchDescription, LoadRunDeck, MachineCall, MachineCallResult, MachineInfo
+from praxis_contracts.hardware import (
+    Ack,
+    BenchDescription,
+    CallRefusal,
+    LoadRunDeck,
+    MachineCall,
+    MachineCallResult,
+    MachineInfo,
+)
 from praxis_hardware_agent.adapters.mirror import MachineMirror, live_mirror, mirror_from_serialized
 from praxis_hardware_agent.adapters.quiet import stdout_to_log
+from praxis_hardware_agent.adapters.sqlite_calls import SqliteCallStore
+from praxis_hardware_agent.domain.call_record import (
+    CallStore,
+    StoredCall,
+    call_digest,
+    conflict,
+    judge,
+    refusal,
+    stale_worker,
+)
 from praxis_hardware_agent.domain.errors import MachineCallRefused, MethodNotAllowed, UnknownMachine
-from praxis_hardware_agent.domain.idempotency import IdempotencyStore, InMemoryIdempotencyStore
-from praxis_plrbridge.bench_config import BenchConfig, build_bench, load_bench_config, parse_bench_config
+from praxis_hardware_agent.metrics import CALL_REFUSALS
+from praxis_plrbridge.bench_config import (
+    BenchConfig,
+    BenchConfigError,
+    ConfigIssue,
+    build_bench,
+    load_bench_config,
+    parse_bench_config,
+)
 from praxis_plrbridge.codec import decode_kwargs, encode
 from praxis_plrbridge.interface import LIFECYCLE, backend_properties
-from praxis_plrbridge.inventory import describe_machine
+from praxis_plrbridge.inventory import describe_machine, is_simulated
 from praxis_plrbridge.state import PRAXIS_KEY, capture_state, plr_json
 
 log = logging.getLogger(__name__)
 
+Mirrors = dict[str, MachineMirror]
+
 
 class BenchRuntime:
-    """One bench: its machines built from the config, per-run mirrors, and idempotent machine calls."""
+    """One bench: its machines built from the config, per-run mirrors, and machine calls performed at most once."""
 
     def __init__(
         self,
         config: BenchConfig,
         *,
-        store: IdempotencyStore | None = None,
+        store: CallStore | None = None,
         machines: Mapping[str, Machine] | None = None,
         max_runs: int = 32,
+        inflight_wait_s: float = 4.0,
+        memory_capacity: int = 10_000,
     ) -> None:
         self.config = config
         self.machines: dict[str, Machine] = dict(machines) if machines is not None else build_bench(config)
+        self.simulated = simulated_machines(config, self.machines)
         self.status: dict[str, str] = {name: "offline" for name in self.machines}
         self.errors: dict[str, str] = {}
-        self._store: IdempotencyStore = store if store is not None else InMemoryIdempotencyStore()
-        self._inflight: dict[str, asyncio.Future[MachineCallResult]] = {}
+        self._store: CallStore = store if store is not None else SqliteCallStore.open(":memory:")
+        self._inflight: dict[str, tuple[StoredCall, asyncio.Future[MachineCallResult]]] = {}
+        self._done: OrderedDict[str, StoredCall] = OrderedDict()  # recent results: repeats skip the file
+        self._epochs: OrderedDict[str, int] = OrderedDict()  # highest epoch per run, mirrored from the file
         self._locks = {name: asyncio.Lock() for name in self.machines}
         self._infos: dict[str, MachineInfo] = {}
-        self._runs: OrderedDict[str, dict[str, MachineMirror]] = OrderedDict()
-        self.max_runs = max_runs
+        self._runs: OrderedDict[str, Mirrors] = OrderedDict()
+        self.max_runs, self.inflight_wait_s, self.memory_capacity = max_runs, inflight_wait_s, memory_capacity
+        self._stopped = False
 
     @classmethod
     def from_file(
-        cls, path: str | Path, *, bench_id: str | None = None, store: IdempotencyStore | None = None
+        cls,
+        path: str | Path,
+        *,
+        bench_id: str | None = None,
+        store: CallStore | None = None,
+        inflight_wait_s: float = 4.0,
     ) -> BenchRuntime:
         """Build from a bench YAML; ``bench_id`` (the agent's setting) overrides the file's."""
         config = load_bench_config(path)
         if bench_id and bench_id != config.bench_id:
             config = parse_bench_config({**config.model_dump(), "bench_id": bench_id}, str(path))
-        return cls(config, store=store)
+        return cls(config, store=store, inflight_wait_s=inflight_wait_s)
 
     @property
     def bench_id(self) -> str:
         return self.config.bench_id
+
+    @property
+    def store(self) -> CallStore:
+        return self._store
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
     async def setup(self) -> None:
         """Set every machine up; one that fails is marked ``error`` (with the reason) and the rest still run."""
         self._infos.clear()  # some backends learn their capabilities (channels, 96 head) at setup
+        self._stopped = False
         for name, machine in self.machines.items():
             try:
                 with stdout_to_log():
@@ -90,7 +134,10 @@ class BenchRuntime:
                 self.errors.pop(name, None)
 
     async def stop(self) -> None:
-        """Stop every machine that is set up; a failure to stop one does not keep the others running."""
+        """Stop every machine that is set up; a failure to stop one does not keep the others running. Calls that
+        arrive afterwards (the agent is shutting down) are refused ``InProgress``: ask again, the next agent
+        process answers."""
+        self._stopped = True
         for name, machine in self.machines.items():
             if not machine.setup_finished:
                 continue
@@ -100,6 +147,13 @@ class BenchRuntime:
             except Exception:
                 log.exception("bench %s: machine %s failed to stop", self.bench_id, name)
             self.status[name] = "offline"
+
+    def sweep(self, ttl_s: float) -> int:
+        """Forget records older than ``ttl_s`` (periodically, never on the path of a call)."""
+        removed = self._store.sweep(time.time() - ttl_s)
+        if removed:
+            log.info("bench %s: swept %d expired call records", self.bench_id, removed)
+        return removed
 
     # ------------------------------------------------------------------------------------------ describe
 
@@ -116,7 +170,8 @@ class BenchRuntime:
         status = self.machine_status()
         for cfg in self.config.machines:
             if cfg.name not in self._infos:
-                self._infos[cfg.name] = describe_machine(cfg, self.machines[cfg.name])
+                info = describe_machine(cfg, self.machines[cfg.name])
+                self._infos[cfg.name] = info.model_copy(update={"simulated": self.simulated[cfg.name]})
         return [self._infos[c.name].model_copy(update={"status": status[c.name]}) for c in self.config.machines]
 
     def describe(self) -> BenchDescription:
@@ -129,7 +184,11 @@ class BenchRuntime:
         props = {n: backend_properties(m) for n, m in self.machines.items()}
         serialized[PRAXIS_KEY] = {"state": state, "backend": props}
         return BenchDescription(
-            bench_id=self.bench_id, simulated=self.config.simulated, machines=machines, serialized=serialized
+            bench_id=self.bench_id,
+            simulated=self.config.simulated,
+            machines=machines,
+            serialized=serialized,
+            unreachable_timeout_s=self.config.unreachable_timeout_s,
         )
 
     def _live_mirrors(self) -> dict[str, MachineMirror]:
@@ -138,22 +197,28 @@ class BenchRuntime:
     # ------------------------------------------------------------------------------------------ runs
 
     async def load_run_deck(self, cmd: LoadRunDeck) -> Ack:
-        """Mirror the worker's deck for ``cmd.run_id``; replaces an earlier load of the same run."""
+        """Mirror the worker's deck for ``cmd.run_id``; replaces an earlier load of the same run. A worker of an
+        older epoch than one seen for the run is refused (it was replaced and must not steer the bench)."""
+        reply = {"causation_id": str(cmd.message_id)}
         try:
             self._check_bench(cmd.bench_id)
+            stale = self._fence(cmd.run_id, cmd.epoch)
+            if stale is not None:
+                log.info("bench %s: refused LoadRunDeck: %s", self.bench_id, stale)
+                return Ack(ok=False, detail=f"stale worker: {stale}", error_type=CallRefusal.STALE_WORKER, **reply)
             mirrors = {
                 name: mirror_from_serialized(name, self._machine(name), data) for name, data in cmd.machines.items()
             }
         except Exception as exc:
-            return Ack(ok=False, detail=f"{type(exc).__name__}: {exc}", causation_id=str(cmd.message_id))
+            return Ack(ok=False, detail=f"{type(exc).__name__}: {exc}", **reply)
         self._runs[cmd.run_id] = mirrors
         self._runs.move_to_end(cmd.run_id)
         while len(self._runs) > self.max_runs:  # a worker that died without EndRun must not leak its mirror
             self._runs.popitem(last=False)
-        return Ack(detail=f"mirrored {sorted(mirrors)} for run {cmd.run_id}", causation_id=str(cmd.message_id))
+        return Ack(detail=f"mirrored {sorted(mirrors)} for run {cmd.run_id}", **reply)
 
     async def end_run(self, run_id: str) -> None:
-        """Forget the run's mirrors (idempotency results stay until the LRU drops them)."""
+        """Forget the run's mirrors (its call record stays until it expires)."""
         self._runs.pop(run_id, None)
 
     def run_ids(self) -> list[str]:
@@ -162,63 +227,159 @@ class BenchRuntime:
     # ------------------------------------------------------------------------------------------ calls
 
     async def perform(self, call: MachineCall) -> MachineCallResult:
-        key = call.idempotency_key
-        stored = await self._store.get(key)
-        if stored is not None:
-            return stored.model_copy(update={"replayed": True})
-        inflight = self._inflight.get(key)
-        if inflight is not None:  # a retry while the first attempt still runs: share its answer
-            return (await asyncio.shield(inflight)).model_copy(update={"replayed": True})
-        future: asyncio.Future[MachineCallResult] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        """Perform ``call`` on its machine at most once per idempotency key, or say why not.
+
+        In order: a worker older (``epoch``) than one seen for the run is refused ``StaleWorker``. A key already
+        recorded as done is answered from the record (``replayed=True``) if it is the same action (machine,
+        method, args), else refused ``IdempotencyConflict``. A key that is still running in this process is
+        waited for (``inflight_wait_s``), then answered with its result or refused ``InProgress``. A key an
+        earlier agent process *started* on a real instrument and never finished is refused ``OutcomeUnknown``
+        unless ``perform_if_unknown``. A run without a deck loaded in this process is refused ``RunDeckMissing``.
+        Refusals are not recorded and nothing acted.
+
+        Otherwise it is performed: for a real machine the intent is recorded durably *before* the backend is
+        invoked (a crash during the action leaves the key ``started``: unknown, never silently repeated); then
+        the result and one ``performed`` row are recorded in one transaction *before* the reply. A simulated
+        machine records no intent: its effect lives only in this process, so a crash mid-call undoes it too, and
+        performing the key again after a restart is the correct recovery, not a repeat.
+        """
         try:
-            result = await self._execute(call)
-        except BaseException:  # cancelled mid-call (agent shutting down): waiting retries are cancelled too
+            self._check_bench(call.bench_id)
+        except MachineCallRefused as exc:  # misrouted: not this bench's key, so nothing of it is recorded
+            return self._failure(call, exc)
+        if self._stopped:
+            return self._refuse(call, CallRefusal.IN_PROGRESS, f"bench {self.bench_id}'s agent is stopping; ask again")
+        stale = self._fence(call.run_id, call.epoch)
+        if stale is not None:
+            return self._refuse(call, CallRefusal.STALE_WORKER, stale)
+        digest = call_digest(call.machine, call.method, call.args)
+        inflight = self._inflight.get(call.idempotency_key)
+        if inflight is not None:
+            return await self._join(call, digest, *inflight)
+        known = self._known(call.idempotency_key)
+        if known is not None:
+            decision = judge(known, call, digest, simulated=self.simulated.get(call.machine, False))
+            if decision.action == "replay" and known.result is not None:
+                return known.result.model_copy(update={"replayed": True})
+            if decision.refusal is not None:
+                return self._refuse(call, decision.refusal, decision.reason)
+            log.warning("bench %s: performing %s again: %s", self.bench_id, call.idempotency_key, decision.reason)
+        mirrors = self._runs.get(call.run_id)
+        if mirrors is None:
+            return self._refuse(
+                call,
+                CallRefusal.RUN_DECK_MISSING,
+                f"this agent holds no deck for run {call.run_id} "
+                "(it restarted, or the run ended): send LoadRunDeck, then the same call again",
+            )
+        return await self._perform_once(call, StoredCall.intent(call, digest, time.time()), mirrors)
+
+    def _fence(self, run_id: str, epoch: int) -> str | None:
+        """Check ``epoch`` against the run's highest; raise (durably) the highest when this one is newer."""
+        known = self._epochs.get(run_id)
+        if known is None or epoch > known:
+            known = self._store.observe_run(run_id, epoch)
+            self._epochs[run_id] = known
+            while len(self._epochs) > self.memory_capacity:
+                self._epochs.popitem(last=False)
+        self._epochs.move_to_end(run_id)
+        return stale_worker(run_id, epoch, known)
+
+    def _known(self, key: str) -> StoredCall | None:
+        found = self._done.get(key)
+        if found is not None:
+            self._done.move_to_end(key)
+            return found
+        return self._store.get(key)
+
+    def _remember(self, done: StoredCall) -> None:
+        self._done[done.key] = done
+        while len(self._done) > self.memory_capacity:
+            self._done.popitem(last=False)
+
+    async def _join(
+        self, call: MachineCall, digest: str, first: StoredCall, future: asyncio.Future[MachineCallResult]
+    ) -> MachineCallResult:
+        """A repeat while the first attempt runs (the worker timed out and re-sent): share its answer."""
+        diverged = conflict(first, call, digest)
+        if diverged is not None:
+            return self._refuse(call, CallRefusal.CONFLICT, diverged)
+        await asyncio.wait({future}, timeout=self.inflight_wait_s)
+        if not future.done() or future.cancelled():
+            return self._refuse(
+                call,
+                CallRefusal.IN_PROGRESS,
+                f"{first.machine}.{first.method} (key {first.key}) is still running on the instrument; ask again",
+            )
+        return future.result().model_copy(update={"replayed": True})
+
+    async def _perform_once(self, call: MachineCall, intent: StoredCall, mirrors: Mirrors) -> MachineCallResult:
+        future: asyncio.Future[MachineCallResult] = asyncio.get_running_loop().create_future()
+        self._inflight[intent.key] = (intent, future)
+        try:
+            result, invoked = await self._execute(call, intent, mirrors)
+            self._record(intent.done(result), invoked)
+        except BaseException:  # cancelled mid-call (agent shutting down): waiting repeats answer InProgress
             future.cancel()
             raise
         finally:
-            del self._inflight[key]
-        try:
-            await self._store.put(key, result)
-        except Exception:  # the answer still goes back; only a later retry could repeat the call
-            log.exception("could not store the result of %s", key)
+            del self._inflight[intent.key]
         future.set_result(result)
         return result
 
-    async def _execute(self, call: MachineCall) -> MachineCallResult:
-        started = time.perf_counter()
-        reply: dict[str, Any] = {
-            "correlation_id": call.correlation_id or call.run_id,
-            "causation_id": str(call.message_id),
-        }
+    def _record(self, done: StoredCall, invoked: bool) -> None:
+        """Record the result before the reply. If the file cannot be written the answer still goes back (the
+        device has acted); repeats in this process are answered from memory, and a real machine's key stays
+        ``started`` in the file, so after a restart it is OutcomeUnknown, never performed blindly."""
+        self._remember(done)
         try:
-            self._check_bench(call.bench_id)
+            self._store.finish(done, performed=invoked)
+        except Exception:
+            log.exception("bench %s: could not record the result of %s", self.bench_id, done.key)
+
+    async def _execute(self, call: MachineCall, intent: StoredCall, mirrors: Mirrors) -> tuple[MachineCallResult, bool]:
+        """Invoke the backend; returns the result and whether the backend method was invoked at all."""
+        started, invoked = time.perf_counter(), False
+        try:
             machine = self._machine(call.machine)
             method = self._method(call.machine, machine, call.method)
             async with self._locks[call.machine]:
-                mirror = self._runs.get(call.run_id, {}).get(call.machine) or live_mirror(call.machine, machine)
+                mirror = mirrors.get(call.machine) or live_mirror(call.machine, machine)
                 args = decode_kwargs(call.args, mirror.resolve)
-                started = time.perf_counter()
+                if not self.simulated[call.machine]:
+                    self._store.start(intent)  # durable before the instrument moves
+                started, invoked = time.perf_counter(), True
                 with _deck_of_run(machine, mirror.deck), stdout_to_log():
                     value = await method(**args)
                 duration = (time.perf_counter() - started) * 1000
         except Exception as exc:
-            duration = (time.perf_counter() - started) * 1000
-            level = logging.INFO if isinstance(exc, MachineCallRefused) else logging.WARNING
-            log.log(
-                level,
-                "call %s %s.%s failed: %s: %s",
-                call.idempotency_key,
-                call.machine,
-                call.method,
-                type(exc).__name__,
-                exc,
-            )
-            return MachineCallResult(
-                ok=False, error_type=type(exc).__name__, error=str(exc), duration_ms=duration, **reply
-            )
+            return self._failure(call, exc, started), invoked
         log.debug("call %s %s.%s ok in %.1f ms", call.idempotency_key, call.machine, call.method, duration)
-        return MachineCallResult(ok=True, result=encode(value, lenient=True), duration_ms=duration, **reply)
+        reply = _reply_ids(call)
+        return MachineCallResult(ok=True, result=encode(value, lenient=True), duration_ms=duration, **reply), invoked
+
+    def _failure(self, call: MachineCall, exc: Exception, started: float | None = None) -> MachineCallResult:
+        duration = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+        level = logging.INFO if isinstance(exc, MachineCallRefused) else logging.WARNING
+        log.log(
+            level,
+            "call %s %s.%s failed: %s: %s",
+            call.idempotency_key,
+            call.machine,
+            call.method,
+            type(exc).__name__,
+            exc,
+        )
+        return MachineCallResult(
+            ok=False, error_type=type(exc).__name__, error=str(exc), duration_ms=duration, **_reply_ids(call)
+        )
+
+    def _refuse(self, call: MachineCall, reason: CallRefusal, message: str) -> MachineCallResult:
+        CALL_REFUSALS.labels(self.bench_id, reason.value).inc()
+        log.info(
+            "call %s %s.%s refused: %s: %s", call.idempotency_key, call.machine, call.method, reason.value, message
+        )
+        return refusal(call, reason, message)
 
     def _check_bench(self, bench_id: str) -> None:
         if bench_id != self.bench_id:
@@ -261,3 +422,25 @@ def _deck_of_run(machine: Machine, deck: Deck | None) -> Iterator[None]:
         yield
     finally:
         backend.set_deck(own)
+
+
+def _reply_ids(call: MachineCall) -> dict[str, Any]:
+    return {"correlation_id": call.correlation_id or call.run_id, "causation_id": str(call.message_id)}
+
+
+def simulated_machines(config: BenchConfig, machines: Mapping[str, Machine]) -> dict[str, bool]:
+    """Per machine: does its effect live only in this process? The config's ``simulated`` wins, except that a
+    backend PLR does not name as a simulator can never be declared one (its calls would skip the intent
+    record, and a crash mid-call would then be repeated on real hardware)."""
+    declared = {m.name: m.simulated for m in config.machines}
+    out: dict[str, bool] = {}
+    for name, machine in machines.items():
+        inferred = is_simulated(machine.backend)
+        if declared.get(name) and not inferred:
+            backend = type(machine.backend).__name__
+            raise BenchConfigError(
+                [ConfigIssue(name, "simulated", f"{backend} is not a simulator; only `simulated: false` may override")]
+            )
+        value = declared.get(name)
+        out[name] = inferred if value is None else value
+    return out

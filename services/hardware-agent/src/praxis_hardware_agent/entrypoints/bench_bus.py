@@ -1,7 +1,8 @@
 """The agent's NATS face: per-bench request/reply subjects, announcements and heartbeats.
 
-The agent has no database: durable facts leave as JetStream events (published with ``Nats-Msg-Id`` so a retried
-publish is not a second fact), and machine calls are answered by request/reply on subjects that name the bench.
+The agent has no database server: what it performed is in its local call record (a SQLite file), durable facts
+leave as JetStream events (published with ``Nats-Msg-Id`` so a retried publish is not a second fact), and machine
+calls are answered by request/reply on subjects that name the bench.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Any
+from typing import Protocol
 
 from nats.js import JetStreamContext
 
@@ -17,6 +18,7 @@ from praxis_contracts.base import Event, Reply
 from praxis_contracts.hardware import (
     Ack,
     BenchAnnounced,
+    BenchDescription,
     BenchHeartbeat,
     BenchOffline,
     DescribeBench,
@@ -24,16 +26,29 @@ from praxis_contracts.hardware import (
     LoadRunDeck,
     MachineCall,
     MachineCallResult,
+    MachineInfo,
 )
 from praxis_contracts.registry import subject_of
+from praxis_hardware_agent.domain.call_record import is_refusal
 from praxis_servicekit import metrics
 from praxis_servicekit.queries import QueryRoute
 
 log = logging.getLogger(__name__)
 
 
+class Bench(Protocol):
+    """What the bus needs of a bench (``BenchRuntime``)."""
+
+    async def perform(self, call: MachineCall) -> MachineCallResult: ...
+    async def load_run_deck(self, cmd: LoadRunDeck) -> Ack: ...
+    async def end_run(self, run_id: str) -> None: ...
+    def describe(self) -> BenchDescription: ...
+    def machine_infos(self) -> list[MachineInfo]: ...
+    def machine_status(self) -> dict[str, str]: ...
+
+
 class BenchBus:
-    def __init__(self, runtime: Any, js: JetStreamContext, bench_id: str, version: str) -> None:
+    def __init__(self, runtime: Bench, js: JetStreamContext, bench_id: str, version: str) -> None:
         self.runtime = runtime
         self.js = js
         self.bench_id = bench_id
@@ -50,8 +65,8 @@ class BenchBus:
         ]
 
     async def machine_call(self, call: MachineCall) -> Reply:
-        result: MachineCallResult = await self.runtime.perform(call)
-        if not result.replayed:
+        result = await self.runtime.perform(call)
+        if not result.replayed and not is_refusal(result):  # refusals have their own counter
             outcome = "ok" if result.ok else (result.error_type or "error")
             metrics.MACHINE_CALLS.labels(self.bench_id, call.machine, call.method, outcome).inc()
             metrics.MACHINE_CALL_SECONDS.labels(self.bench_id, call.machine, call.method).observe(
@@ -60,16 +75,14 @@ class BenchBus:
         return result
 
     async def load_run_deck(self, cmd: LoadRunDeck) -> Reply:
-        ack: Reply = await self.runtime.load_run_deck(cmd)
-        return ack
+        return await self.runtime.load_run_deck(cmd)
 
     async def end_run(self, cmd: EndRun) -> Reply:
         await self.runtime.end_run(cmd.run_id)
         return Ack(detail=f"run {cmd.run_id} ended")
 
     async def describe(self, _: DescribeBench) -> Reply:
-        description: Reply = self.runtime.describe()
-        return description
+        return self.runtime.describe()
 
     async def publish(self, event: Event) -> None:
         for attempt in range(5):
