@@ -20,20 +20,23 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from praxis_contracts.base import ErrorReply, Message, Reply
+from praxis_contracts.base import ErrorReply, Message, Reply, utcnow
 from praxis_contracts.executor import (
     GetRun,
     GetRunEvents,
+    GetRunOutputs,
     RunDetail,
     RunEvent,
     RunEventEnvelope,
     RunEventPage,
     RunFinished,
+    RunOutputsChunk,
     StepCompleted,
 )
 from praxis_contracts.protocols import AssetRequirement, ParameterSpec, ProtocolDefinition
 from praxis_contracts.registry import decode, encode, subject_of
 from praxis_contracts.runs import RunStatus
+from praxis_contracts.scheduler import GetQueue, QueueEntry, QueueReply
 from praxis_gateway.app import create_app
 from praxis_gateway.config import Settings
 from praxis_gateway.db import MIGRATIONS
@@ -313,3 +316,67 @@ def fake_executor(fakes: FakeServices, unique_id: str) -> Callable[[], Awaitable
         return await FakeExecutor(fakes, f"run-{unique_id}").start()
 
     return start
+
+
+# -- a fake executor and scheduler queue for run lookups: GetRun (paged), GetRunOutputs (sliced), GetQueue -----
+
+
+def journal_step(run_id: str, step: int) -> StepCompleted:
+    return StepCompleted(
+        run_id=run_id, seq=step + 1, step=step, bench_id="bench-1", machine="lh", method="aspirate", duration_ms=1.0
+    )
+
+
+class FakeRuns:
+    """Runs the executor knows (``details``, each with its whole journal and outputs) and runs only the scheduler's
+    queue holds (``queued``); answers the way the executor pages steps and slices outputs."""
+
+    def __init__(self, fakes: FakeServices) -> None:
+        self.fakes = fakes
+        self.details: dict[str, RunDetail] = {}
+        self.outputs: dict[str, str] = {}
+        self.queued: list[QueueEntry] = []
+        self.broken_slices = False
+
+    async def start(self) -> FakeRuns:
+        await self.fakes.answer(GetRun, self._detail)
+        await self.fakes.answer(GetRunOutputs, self._outputs)
+        await self.fakes.answer(GetQueue, lambda _: QueueReply(entries=self.queued))
+        return self
+
+    def add(self, run_id: str, status: RunStatus, *, steps: int = 0, **fields: Any) -> RunDetail:
+        journal = [journal_step(run_id, n) for n in range(1, steps + 1)]
+        detail = RunDetail(id=run_id, protocol_id="p", status=status, steps=journal, **fields)
+        self.details[run_id] = detail
+        return detail
+
+    def queue(self, run_id: str) -> None:
+        self.queued.append(
+            QueueEntry(
+                run_id=run_id,
+                protocol_name="serial_dilution",
+                priority=0,
+                position=1,
+                status="waiting",
+                submitted_at=utcnow(),
+            )
+        )
+
+    def _detail(self, query: GetRun) -> Reply:
+        detail = self.details.get(query.run_id)
+        if detail is None:
+            return ErrorReply(code="not_found", detail=f"no run {query.run_id}")
+        page = [s for s in detail.steps if s.step > query.steps_after][: query.steps_limit]
+        return detail.model_copy(update={"steps": page, "steps_total": len(detail.steps)})
+
+    def _outputs(self, query: GetRunOutputs) -> Reply:
+        text = self.outputs.get(query.run_id)
+        if text is None:
+            return ErrorReply(code="not_found", detail=f"no run {query.run_id}")
+        data = "" if self.broken_slices and query.offset else text[query.offset : query.offset + query.limit]
+        return RunOutputsChunk(run_id=query.run_id, offset=query.offset, data=data, total=len(text))
+
+
+@pytest.fixture
+async def fake_runs(fakes: FakeServices) -> FakeRuns:
+    return await FakeRuns(fakes).start()

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from praxis_contracts.scheduler import GetQueue, QueueReply
+
+pytestmark = pytest.mark.integration
 
 
 class TestApp:

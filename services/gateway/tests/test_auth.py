@@ -1,5 +1,6 @@
-"""API-key auth (``PRAXIS_GATEWAY_AUTH=api-key``): 401 without a valid key, 403 for admin routes with a
-scientist key; keys created by ``praxis-gateway create-api-key`` live hashed in the gateway schema."""
+"""API-key auth (``PRAXIS_GATEWAY_AUTH=api-key``): 401 without a valid key; roles scientist < operator < admin,
+403 below the role a route needs; keys created by ``praxis-gateway create-api-key`` live hashed in the gateway
+schema."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ import pytest
 import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from praxis_contracts.executor import RecoverRun
+from praxis_contracts.runs import Parked, RunStatus
 from praxis_contracts.scheduler import ForceReleaseReservation, GetQueue, QueueReply, ReservationInfo
+from praxis_contracts.streams import EXECUTOR_CMD
 from praxis_gateway import cli
 from praxis_gateway.app import create_app
-from praxis_gateway.auth import create_api_key, hash_key, revoke_api_key, user_for_key
+from praxis_gateway.auth import Role, create_api_key, hash_key, revoke_api_key, user_for_key
 from praxis_gateway.runtime import GatewayStartupError
 from praxis_servicekit.db import make_engine
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -146,6 +152,75 @@ class TestApiKeys:
                 pass
 
 
+PARKED = Parked(step=3, kind="bench_unreachable", reason="bench-1 stopped answering", choices=["retry", "abort"])
+
+
+class TestRecoverNeedsAnOperator:
+    async def test_a_scientist_cannot_recover(
+        self, secured: httpx.AsyncClient, fake_runs: Any, streams: Any, engine: AsyncEngine, unique_id: str
+    ) -> None:
+        fake_runs.add(unique_id, RunStatus.NEEDS_OPERATOR, parked=PARKED)
+        _, key = await create_api_key(engine, f"sci-{unique_id}", "scientist")
+        mark = await streams.last_seq(EXECUTOR_CMD.name)
+
+        response = await secured.post(
+            f"/api/v1/runs/{unique_id}/recover", json={"choice": "retry"}, headers={"X-API-Key": key}
+        )
+
+        assert response.status_code == 403
+        assert (
+            response.json()["detail"]
+            == f"'sci-{unique_id}' has the scientist role; this needs the operator or admin role"
+        )
+        assert await streams.since(EXECUTOR_CMD.name, mark) == []
+
+    @pytest.mark.parametrize("role", ["operator", "admin"])
+    async def test_an_operator_or_admin_recovers_in_their_name(
+        self, secured: httpx.AsyncClient, fake_runs: Any, streams: Any, engine: AsyncEngine, unique_id: str, role: Role
+    ) -> None:
+        fake_runs.add(unique_id, RunStatus.NEEDS_OPERATOR, parked=PARKED)
+        _, key = await create_api_key(engine, f"{role}-{unique_id}", role)
+        mark = await streams.last_seq(EXECUTOR_CMD.name)
+
+        response = await secured.post(
+            f"/api/v1/runs/{unique_id}/recover", json={"choice": "retry"}, headers={"X-API-Key": key}
+        )
+
+        assert response.status_code == 202, response.text
+        [(command, _)] = await streams.since(EXECUTOR_CMD.name, mark)
+        assert isinstance(command, RecoverRun)
+        assert (command.choice, command.requested_by) == ("retry", f"{role}-{unique_id}")
+
+    async def test_without_a_key_is_401(self, secured: httpx.AsyncClient, fake_runs: Any, unique_id: str) -> None:
+        response = await secured.post(f"/api/v1/runs/{unique_id}/recover", json={"choice": "retry"})
+
+        assert response.status_code == 401
+
+    async def test_an_operator_cannot_force_release(
+        self, secured: httpx.AsyncClient, scheduler: Any, engine: AsyncEngine, unique_id: str
+    ) -> None:
+        _, key = await create_api_key(engine, f"op-{unique_id}", "operator")
+
+        response = await secured.delete("/api/v1/reservations/r1", params={"reason": "x"}, headers={"X-API-Key": key})
+
+        assert response.status_code == 403
+        assert response.json()["detail"] == f"'op-{unique_id}' has the operator role; this needs the admin role"
+        assert scheduler.queries(ForceReleaseReservation) == []
+
+    async def test_control_commands_carry_the_key_owner(
+        self, secured: httpx.AsyncClient, fake_runs: Any, streams: Any, engine: AsyncEngine, unique_id: str
+    ) -> None:
+        fake_runs.add(unique_id, RunStatus.RUNNING)
+        _, key = await create_api_key(engine, f"ada-{unique_id}", "scientist")
+        mark = await streams.last_seq(EXECUTOR_CMD.name)
+
+        response = await secured.post(f"/api/v1/runs/{unique_id}/pause", headers={"X-API-Key": key})
+
+        assert response.status_code == 202
+        [(command, _)] = await streams.since(EXECUTOR_CMD.name, mark)
+        assert command.requested_by == f"ada-{unique_id}"
+
+
 class TestCreateApiKeyCommand:
     async def test_prints_a_working_key_once(
         self, gateway_dsn: str, engine: AsyncEngine, capsys: pytest.CaptureFixture[str], unique_id: str
@@ -163,9 +238,31 @@ class TestCreateApiKeyCommand:
         user = await user_for_key(engine, key)
         assert user is not None and (user.name, user.role) == (f"cli-{unique_id}", "admin")
 
+    async def test_creates_an_operator_key(
+        self, gateway_dsn: str, engine: AsyncEngine, capsys: pytest.CaptureFixture[str], unique_id: str
+    ) -> None:
+        from praxis_gateway.__main__ import parser
+        from praxis_gateway.config import Settings
+
+        args = parser().parse_args(["create-api-key", "--name", f"op-{unique_id}", "--role", "operator"])
+        code = await asyncio.to_thread(cli.create_key, Settings(database_url=gateway_dsn), args.name, args.role)
+
+        key = capsys.readouterr().out.strip()
+        assert code == 0
+        user = await user_for_key(engine, key)
+        assert user is not None and (user.name, user.role) == (f"op-{unique_id}", "operator")
+
     def test_parses_its_arguments(self) -> None:
         from praxis_gateway.__main__ import parser
 
         args = parser().parse_args(["create-api-key", "--name", "ada", "--role", "admin"])
 
         assert (args.command, args.name, args.role) == ("create-api-key", "ada", "admin")
+
+    def test_refuses_an_unknown_role(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from praxis_gateway.__main__ import parser
+
+        with pytest.raises(SystemExit):
+            parser().parse_args(["create-api-key", "--name", "ada", "--role", "superuser"])
+
+        assert "operator" in capsys.readouterr().err

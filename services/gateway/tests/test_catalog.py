@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from praxis_contracts.base import ErrorReply
 from praxis_gateway.catalog import (
@@ -16,6 +17,8 @@ from praxis_gateway.catalog import (
     ListCatalog,
     SearchCatalog,
 )
+
+pytestmark = pytest.mark.integration
 
 STAR = {
     "fqn": "pylabrobot.liquid_handling.backends.hamilton.STAR_backend.STARBackend",

@@ -6,8 +6,11 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from praxis_contracts.common import HealthQuery, HealthReply, health_subject
+
+pytestmark = pytest.mark.integration
 
 SERVICES = ("discovery", "scheduler", "executor", "hardware-agent")
 

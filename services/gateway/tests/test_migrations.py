@@ -17,6 +17,8 @@ from praxis_gateway.runtime import GatewayStartupError
 from praxis_servicekit.migrations import head_revision, upgrade_to_head
 from praxis_testkit.databases import create_database, drop_database
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def empty_dsn(pg_admin_dsn: str) -> Iterator[str]:
@@ -67,3 +69,22 @@ class TestMigrations:
 
     async def test_serve_accepts_a_schema_at_head(self, gateway_dsn: str, nats_url: str) -> None:
         await preflight(Settings(nats_url=nats_url, database_url=gateway_dsn))
+
+    async def test_0002_admits_operator_keys_and_will_not_downgrade_over_them(self, empty_dsn: str) -> None:
+        from alembic import command
+
+        from praxis_servicekit.migrations import alembic_config
+
+        await asyncio.to_thread(upgrade_to_head, MIGRATIONS, empty_dsn, SCHEMA)
+        insert = "INSERT INTO gateway.api_keys (id, name, role, key_sha256) VALUES ($1, $2, $3, $4)"
+        conn = await asyncpg.connect(empty_dsn)
+        try:
+            await conn.execute(insert, "k1", "olga", "operator", "h1")
+            with pytest.raises(asyncpg.CheckViolationError):
+                await conn.execute(insert, "k2", "root", "superuser", "h2")
+        finally:
+            await conn.close()
+        config = alembic_config(MIGRATIONS, empty_dsn, SCHEMA)
+
+        with pytest.raises(RuntimeError, match="operator role"):
+            await asyncio.to_thread(command.downgrade, config, "0001")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from praxis_contracts.base import ErrorReply
 from praxis_contracts.discovery import (
@@ -16,6 +17,8 @@ from praxis_contracts.discovery import (
     RegisterProtocol,
 )
 from praxis_contracts.protocols import Diagnostic, ProtocolDefinition
+
+pytestmark = pytest.mark.integration
 
 SOURCE = """from praxis_protocol import protocol
 

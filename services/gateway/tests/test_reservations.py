@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from praxis_contracts.base import ErrorReply, utcnow
 from praxis_contracts.hardware import BenchList, BenchState, ListBenches, MachineInfo
@@ -19,6 +20,8 @@ from praxis_contracts.scheduler import (
     ReservationInfo,
     ReservationList,
 )
+
+pytestmark = pytest.mark.integration
 
 
 def reservation(rid: str, asset_id: str = "bench-1/starlet", owner: str = "ada", **extra: Any) -> ReservationInfo:

@@ -15,6 +15,8 @@ from websockets.exceptions import ConnectionClosedError
 from praxis_contracts.executor import GetRunEvents
 from praxis_contracts.runs import RunStatus
 
+pytestmark = pytest.mark.integration
+
 TIMEOUT = 10.0
 
 

@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from praxis_contracts.common import HealthQuery, HealthReply, health_subject
+from praxis_gateway.db import MIGRATIONS
+from praxis_servicekit.migrations import head_revision
 from praxis_testkit.databases import create_database, drop_database
 from praxis_testkit.servers import free_port
 from praxis_testkit.services import ServiceStack
@@ -67,7 +69,7 @@ class TestServe:
             again = await wait_for(lambda: health(200), timeout=10, message="healthy again")
 
         assert up["services"]["scheduler"]["status"] == "ok"
-        assert up["gateway"]["schema_revision"] == "0001"
+        assert up["gateway"]["schema_revision"] == head_revision(MIGRATIONS)
         assert down["unhealthy"] == ["executor"]
         assert again["unhealthy"] == []
         assert proc.stop() == 0  # SIGTERM: graceful shutdown, clean exit

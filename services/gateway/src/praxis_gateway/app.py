@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from praxis_gateway import __version__, errors
+from praxis_gateway import __version__, errors, vocabulary
 from praxis_gateway.api.main import API_PREFIX, api_router
 from praxis_gateway.api.routes.protocols import MAX_BODY_BYTES
 from praxis_gateway.config import Settings
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_credentials="*" not in settings.cors_origin_list,
         )
     app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(vocabulary.router)  # before the console mount at "/", which would answer it with a 404
     app.add_route("/metrics", cast(Any, _Endpoint(make_asgi_app())), include_in_schema=False)
     app.mount("/", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
     return app

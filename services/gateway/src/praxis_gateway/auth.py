@@ -18,9 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from praxis_gateway.db.tables import api_keys
 
-Role = Literal["scientist", "admin"]
-ROLES: tuple[Role, ...] = ("scientist", "admin")
+Role = Literal["scientist", "operator", "admin"]
+ROLES: tuple[Role, ...] = ("scientist", "operator", "admin")
+"""Lowest to highest: each role may do everything the roles before it may. An *operator* tends the benches
+(decides for parked runs); an *admin* also force-releases reservations."""
 KEY_PREFIX = "praxis_"
+
+
+def roles_from(minimum: Role) -> tuple[Role, ...]:
+    """The roles at or above ``minimum``: who passes a route that needs ``minimum``."""
+    return ROLES[ROLES.index(minimum) :]
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,10 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def has(self, minimum: Role) -> bool:
+        """At least ``minimum`` in the order scientist < operator < admin."""
+        return self.role in roles_from(minimum)
 
 
 LOCAL_USER = User(name="local", role="admin")

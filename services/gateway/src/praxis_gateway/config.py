@@ -26,6 +26,7 @@ class Settings(ServiceSettings):
     ws_queue_size: int = 1000
     ws_gap_timeout_s: float = 10.0
     ws_unknown_run_grace_s: float = 3.0
+    outputs_slice_chars: int = 250_000
     ensure_streams: bool = True
 
     @property

@@ -1,7 +1,9 @@
-"""Dependencies of the routes: the runtime, the bus, and who is asking (``CurrentUser`` / ``AdminUser``)."""
+"""Dependencies of the routes: the runtime, the bus, and who is asking (``CurrentUser`` / ``OperatorUser`` /
+``AdminUser``)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Security, WebSocketException, status
@@ -9,7 +11,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from praxis_gateway.auth import LOCAL_USER, User, user_for_key
+from praxis_gateway.auth import LOCAL_USER, Role, User, roles_from, user_for_key
 from praxis_gateway.bus import Bus
 from praxis_gateway.runtime import Runtime
 
@@ -60,13 +62,22 @@ async def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def admin_user(user: CurrentUser) -> User:
-    if not user.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"'{user.name}' is a {user.role}; this needs the admin role")
-    return user
+def requires(minimum: Role) -> Callable[[User], Awaitable[User]]:
+    """A dependency that lets ``minimum`` and the roles above it through, and answers 403 naming them otherwise."""
+    allowed = " or ".join(roles_from(minimum))
+
+    async def user_with_role(user: CurrentUser) -> User:
+        if not user.has(minimum):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"'{user.name}' has the {user.role} role; this needs the {allowed} role"
+            )
+        return user
+
+    return user_with_role
 
 
-AdminUser = Annotated[User, Depends(admin_user)]
+OperatorUser = Annotated[User, Depends(requires("operator"))]
+AdminUser = Annotated[User, Depends(requires("admin"))]
 
 
 async def websocket_user(websocket: WebSocket, runtime: RuntimeDep) -> User:

@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
-from praxis_contracts.executor import RunDetail, RunSummary
+from praxis_contracts.executor import RunDetail, RunSummary, StepCompleted
 from praxis_contracts.hardware import BenchState
 from praxis_contracts.protocols import Diagnostic, ProtocolDefinition
+from praxis_contracts.runs import RecoveryChoice
 from praxis_contracts.scheduler import QueueEntry, ReservationInfo
 
 ENVELOPE = frozenset({"message_id", "occurred_at", "correlation_id", "causation_id"})
@@ -94,6 +95,28 @@ class ControlAccepted(BaseModel):
 
 class CancelBody(BaseModel):
     reason: str | None = None
+
+
+class RecoverBody(BaseModel):
+    choice: RecoveryChoice = Field(
+        description="'happened': the parked step took place, go on after it; 'retry': do the step again; "
+        "'abort': end the run. It must be one of the run's parked.choices."
+    )
+
+
+class RecoverAccepted(BaseModel):
+    id: str
+    requested: Literal["recover"] = "recover"
+    choice: RecoveryChoice
+
+
+class StepsOut(BaseModel):
+    """One page of a run's journal."""
+
+    run_id: str
+    steps: list[StepCompleted]
+    steps_total: int = Field(description="the journal's length")
+    next_after: int | None = Field(description="pass as ?after= for the next page; null when this page is the last")
 
 
 QueueEntryOut = public(QueueEntry, "QueueEntryOut")

@@ -4,7 +4,10 @@
 (() => {
   const API = "/api/v1";
   const KEY_STORAGE = "praxis.apiKey";
-  const TERMINAL = new Set(["completed", "failed", "cancelled", "rejected"]);
+  // Run statuses and which command each state takes come from the contracts (GET /console/vocabulary.js, loaded
+  // before this file); the console keeps no list of its own.
+  const VOCABULARY = window.PRAXIS_VOCABULARY;
+  const TERMINAL = new Set(VOCABULARY ? VOCABULARY.terminalStatuses : []);
   const view = document.getElementById("view");
 
   // ---------------------------------------------------------------------------------------------- DOM helpers
@@ -108,6 +111,13 @@
     return text.length > 160 ? `${text.slice(0, 157)}…` : text;
   }
 
+  // Why a run in `status` refuses `action` (null: it takes it): praxis_contracts.runs.refusal(), tabulated.
+  function refusal(status, action, pauseRequested) {
+    const row = VOCABULARY.refusals[status];
+    if (!row) return `unknown status ${status}`;
+    return row[pauseRequested ? "pausing" : "steady"][action];
+  }
+
   const badge = (status) => el("span", { class: `badge ${status}`, text: String(status || "unknown").replace("_", " ") });
 
   // ---------------------------------------------------------------------------------------------- router
@@ -131,6 +141,10 @@
   async function render() {
     leaving.forEach((fn) => fn());
     leaving = [];
+    if (!VOCABULARY) {
+      view.replaceChildren(el("div", { class: "panel empty", text: "Could not load /console/vocabulary.js from the gateway; reload the page." }));
+      return;
+    }
     const hash = location.hash || "#/protocols";
     const [pattern, section, handler] = routes.find(([p]) => p.test(hash)) || routes[0];
     const match = hash.match(pattern) || [];
@@ -347,8 +361,7 @@
   async function viewRuns() {
     const status = el("select", { onchange: () => load() },
       el("option", { value: "", text: "All statuses" }),
-      ["queued", "scheduled", "running", "paused", "completed", "failed", "cancelled", "rejected", "needs_operator"]
-        .map((s) => el("option", { value: s, text: s.replace("_", " ") })));
+      VOCABULARY.runStatuses.map((s) => el("option", { value: s, text: s.replace("_", " ") })));
     const body = el("tbody");
     view.append(
       pageHead("Runs", "Newest first; refreshed every few seconds.", status),
@@ -370,66 +383,212 @@
     every(3000, () => load().catch(() => {}));
   }
 
+  // -- one run: status and control, the parked step, a paged journal, and the live event timeline
+
+  const STEP_PAGE = 200;
+  const MAX_TIMELINE_ROWS = 200;
+  const CHOICES = {
+    happened: ["It happened — go on", "The step took place on the instrument: continue after it."],
+    retry: ["Retry the step", "The step did not take place: do it again."],
+    abort: ["Abort the run", "End the run here."],
+  };
+  const PARK_KINDS = {
+    unknown_outcome: "nobody knows whether the machine call took place",
+    bench_unreachable: "the bench stopped answering",
+    divergence: "the replay did not match the journal (the protocol is not deterministic)",
+    worker_crash: "the run's worker keeps crashing",
+  };
+
+  function fmtBytes(bytes) {
+    if (!bytes) return "0 B";
+    const units = ["B", "kB", "MB", "GB"];
+    const i = Math.min(units.length - 1, Math.floor(Math.log10(bytes) / 3));
+    return `${(bytes / 10 ** (3 * i)).toFixed(i ? 1 : 0)} ${units[i]}`;
+  }
+
+  // A readable line for a run event in the timeline.
+  function describeEvent(type, e) {
+    switch (type) {
+      case "StepCompleted":
+        return `step ${e.step}: ${e.machine}.${e.method}${e.replayed ? " (answered from the bench's record)" : ""}${e.error ? ` — failed: ${e.error}` : ""}`;
+      case "RunControlRequested":
+        return `${e.action} requested${e.requested_by ? ` by ${e.requested_by}` : ""}${e.detail ? ` — ${e.detail}` : ""}`;
+      case "RunRecovering":
+        return `worker generation ${e.epoch} on ${e.owner} takes over, replaying ${e.journaled_steps} journaled step(s) — ${e.reason}`;
+      case "RunStarted":
+        return e.worker_pid ? `worker pid ${e.worker_pid}` : "";
+      default: {
+        const parts = [e.status ? String(e.status).replace("_", " ") : "", e.reason, e.error];
+        if (e.parked) parts.push(`parked at step ${e.parked.step} (${e.parked.kind.replaceAll("_", " ")})`);
+        return parts.filter(Boolean).join(" — ");
+      }
+    }
+  }
+
   async function viewRun(runId) {
-    const state = { lastSeq: 0, status: null, socket: null, closed: false, retry: null };
+    const path = `/runs/${encodeURIComponent(runId)}`;
+    const state = {
+      lastSeq: 0, run: null, status: null, pauseRequested: false, cancelRequested: false,
+      socket: null, closed: false, retry: null, reload: null,
+      stepsNext: 0, stepsDone: false, lastStep: 0, stepsTotal: 0, hiddenEvents: 0, parkedKey: "",
+    };
     onLeave(() => {
       state.closed = true;
       clearTimeout(state.retry);
+      clearTimeout(state.reload);
       if (state.socket) state.socket.close();
     });
 
     const statusSlot = el("span");
+    const pending = el("span", { class: "pending" });
     const live = el("span", { class: "live" }, el("span", { class: "dot" }), el("span", { text: "connecting" }));
     const buttons = {
-      pause: el("button", { class: "small", text: "Pause", onclick: () => control("pause") }),
-      resume: el("button", { class: "small", text: "Resume", onclick: () => control("resume") }),
-      cancel: el("button", { class: "small danger", text: "Cancel", onclick: () => control("cancel") }),
+      pause: el("button", { class: "small", text: "Pause", disabled: true, onclick: () => control("pause") }),
+      resume: el("button", { class: "small", text: "Resume", disabled: true, onclick: () => control("resume") }),
+      cancel: el("button", { class: "small danger", text: "Cancel", disabled: true, onclick: () => control("cancel") }),
     };
     const summary = el("section", { class: "panel" });
     const problem = el("div");
+    const parkedSlot = el("div");
     const steps = el("tbody");
+    const stepsInfo = el("span", { class: "muted small" });
+    const moreButton = el("button", { class: "small", text: `Load ${STEP_PAGE} more`, onclick: () => loadSteps().catch((err) => toast(err.message, "error")) });
+    const allButton = el("button", { class: "small ghost", text: "Load all", onclick: () => loadAllSteps() });
     const events = el("tbody");
+    const eventsInfo = el("div", { class: "muted small more", hidden: true });
     const title = el("h1", { text: `Run ${shortId(runId)}` });
 
     view.append(
       el("div", { class: "page-head" },
-        el("div", {}, el("div", { class: "row", style: "align-items:center" }, title, statusSlot),
+        el("div", {}, el("div", { class: "row inline" }, title, statusSlot, pending),
           el("div", { class: "muted sub mono small", text: runId })),
-        el("div", { class: "row", style: "align-items:center;justify-content:flex-end" }, live, buttons.pause, buttons.resume, buttons.cancel)),
+        el("div", { class: "row inline" }, live, buttons.pause, buttons.resume, buttons.cancel)),
+      parkedSlot,
       problem,
       el("div", { class: "grid two" },
         summary,
         el("section", { class: "panel flush" }, el("h2", { text: "Events" }),
-          el("table", {}, el("thead", {}, el("tr", {}, ["#", "Event", "At"].map((h) => el("th", { text: h })))), events))),
-      el("section", { class: "panel flush", style: "margin-top:16px" }, el("h2", { text: "Steps" }),
+          el("div", { class: "timeline" },
+            el("table", {}, el("thead", {}, el("tr", {}, ["#", "Event", "At"].map((h) => el("th", { text: h })))), events)),
+          eventsInfo)),
+      el("section", { class: "panel flush", style: "margin-top:16px" },
+        el("div", { class: "page-head", style: "padding:16px 20px 0;margin:0" }, el("h2", { text: "Steps", style: "margin:0" }), stepsInfo),
         el("table", {},
           el("thead", {}, el("tr", {}, ["Step", "Machine", "Method", "Arguments", "Result", "Duration"].map((h, i) =>
             el("th", { class: i === 5 ? "num" : "", text: h })))),
-          steps)));
+          steps),
+        el("div", { class: "more" }, moreButton, allButton)));
 
-    function setStatus(status) {
-      state.status = status;
+    // Every enable/disable decision comes from the contracts' refusal() via the vocabulary script.
+    function applyState() {
+      const status = state.status;
       statusSlot.replaceChildren(badge(status));
       const terminal = TERMINAL.has(status);
-      buttons.cancel.disabled = terminal;
-      buttons.pause.disabled = status !== "running";
-      buttons.resume.disabled = status !== "paused";
+      const pausing = state.pauseRequested && refusal(status, "pause", false) === null;
+      pending.textContent = state.cancelRequested && !terminal ? "cancelling…" : pausing ? "pausing…" : "";
+      for (const action of ["pause", "resume", "cancel"]) {
+        const why = refusal(status, action, state.pauseRequested);
+        buttons[action].disabled = why !== null;
+        buttons[action].title = why || "";
+      }
+      renderParked();
+    }
+
+    function renderParked() {
+      const parked = state.run && state.run.parked;
+      const show = parked && refusal(state.status, "recover", false) === null;
+      const key = show ? JSON.stringify(parked) : "";
+      if (key === state.parkedKey) return; // keep an error message shown under the buttons
+      state.parkedKey = key;
+      if (!show) return parkedSlot.replaceChildren();
+      const error = el("div", { class: "field-error", hidden: true });
+      const choices = el("div", { class: "actions choices" }, parked.choices.map((choice) => {
+        const [label, hint] = CHOICES[choice] || [choice, ""];
+        return el("button", { class: choice === "abort" ? "danger" : "primary", text: label, title: hint,
+          onclick: () => recover(choice, choices, error) });
+      }));
+      parkedSlot.replaceChildren(el("section", { class: "panel parked" },
+        el("h2", { text: "This run needs an operator" }),
+        el("dl", { class: "kv" },
+          el("dt", { text: "Step" }), el("dd", { class: "mono", text: parked.step }),
+          el("dt", { text: "Kind" }), el("dd", {}, el("strong", { text: parked.kind.replaceAll("_", " ") }),
+            PARK_KINDS[parked.kind] ? ` — ${PARK_KINDS[parked.kind]}` : ""),
+          el("dt", { text: "Reason" }), el("dd", { text: parked.reason })),
+        choices, error));
+    }
+
+    async function recover(choice, choices, error) {
+      if (choice === "abort" && !confirm("Abort this run? It ends here.")) return;
+      error.hidden = true;
+      const all = [...choices.querySelectorAll("button")];
+      all.forEach((b) => (b.disabled = true));
+      try {
+        await api(`${path}/recover`, { method: "POST", json: { choice } });
+        toast(`Recovery requested: ${choice}`, "ok");
+        scheduleReload();
+      } catch (err) {
+        error.textContent = err.message;
+        error.hidden = false;
+        toast(err.message, "error");
+        all.forEach((b) => (b.disabled = false));
+      }
     }
 
     async function control(action) {
       if (action === "cancel" && !confirm("Cancel this run? It stops before its next machine call.")) return;
       try {
-        await api(`/runs/${runId}/${action}`, { method: "POST" });
+        await api(`${path}/${action}`, { method: "POST" });
         toast(`${action} requested`, "ok");
+        if (action === "cancel") state.cancelRequested = true;
+        else state.pauseRequested = action === "pause";
+        applyState();
+        scheduleReload();
       } catch (err) {
         toast(err.message, "error");
       }
     }
 
+    function scheduleReload() {
+      clearTimeout(state.reload);
+      state.reload = setTimeout(() => loadDetail().catch(() => {}), 300);
+    }
+
+    function outputsRow(run) {
+      if (run.outputs_inline === false) {
+        const href = `${API}${path}/outputs`;
+        const link = el("a", { href, target: "_blank", rel: "noopener", onclick: (e) => downloadOutputs(e, href),
+          text: `download JSON (${fmtBytes(run.outputs_size)})` });
+        return [el("dt", { text: "Outputs" }), el("dd", {}, link, el("span", { class: "muted small", text: " — too large to show here" }))];
+      }
+      if (!Object.keys(run.outputs || {}).length) return null;
+      return [el("dt", { text: "Outputs" }), el("dd", { class: "mono small", text: compact(run.outputs) })];
+    }
+
+    // With an API key the link alone would be refused (a plain link sends no header): fetch, then save.
+    async function downloadOutputs(event, href) {
+      if (!apiKey.get()) return;
+      event.preventDefault();
+      try {
+        const response = await fetch(href, { headers: { "X-API-Key": apiKey.get() } });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const url = URL.createObjectURL(await response.blob());
+        el("a", { href: url, download: `${runId}-outputs.json` }).click();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+      } catch (err) {
+        toast(`Could not download the outputs: ${err.message}`, "error");
+      }
+    }
+
     async function loadDetail() {
-      const run = await api(`/runs/${runId}`);
+      const run = await api(path, { query: { steps_limit: 0 } });
+      state.run = run;
+      state.status = run.status;
+      state.pauseRequested = Boolean(run.pause_requested);
+      state.cancelRequested = Boolean(run.cancel_requested);
+      state.stepsTotal = Math.max(state.stepsTotal, run.steps_total || 0);
       title.textContent = run.protocol_name ? `${run.protocol_name} · ${shortId(runId)}` : `Run ${shortId(runId)}`;
-      setStatus(run.status);
+      applyState();
+      updateStepsInfo();
       const assets = (run.assignment && run.assignment.assets) || [];
       summary.replaceChildren(
         el("h2", { text: "Summary" }),
@@ -438,20 +597,25 @@
           el("dt", { text: "Simulated" }), el("dd", { text: run.simulate === false ? "no — real hardware" : "yes" }),
           el("dt", { text: "Created" }), el("dd", { text: fmtTime(run.created_at) }),
           el("dt", { text: "Parameters" }), el("dd", { class: "mono small", text: compact(run.parameters) || "—" }),
+          el("dt", { text: "Steps" }), el("dd", { text: String(run.steps_total || 0) }),
+          run.owner ? [el("dt", { text: "Executor" }), el("dd", { class: "mono small", text: run.owner })] : null,
           run.queue ? [el("dt", { text: "Queue" }), el("dd", { text: `position ${run.queue.position}${run.queue.why_waiting ? ` — ${run.queue.why_waiting}` : ""}` })] : null,
           run.reason ? [el("dt", { text: "Reason" }), el("dd", { text: run.reason })] : null,
-          Object.keys(run.outputs || {}).length ? [el("dt", { text: "Outputs" }), el("dd", { class: "mono small", text: compact(run.outputs) })] : null),
+          outputsRow(run)),
         assets.length ? el("div", { style: "margin-top:12px" }, el("h3", { text: "Assignment" }),
           el("table", {}, el("tbody", {}, assets.map((a) => el("tr", {},
             el("td", { class: "mono", text: a.requirement }),
             el("td", { text: a.asset_id || [a.bench_id, a.machine, a.resource].filter(Boolean).join("/") }),
-            el("td", {}, a.simulated ? el("span", { class: "badge simulated", text: "simulated" }) : el("span", { class: "badge", text: "real" }))))))) : null);
+            el("td", {}, a.simulated ? el("span", { class: "badge simulated", text: "simulated" }) : el("span", { class: "badge", text: "real" }))))))) : "");
       problem.replaceChildren(...(run.error || run.traceback ? [el("section", { class: "panel", style: "margin-bottom:16px" },
         el("h2", { text: "Error" }), el("p", { text: run.error || "" }), run.traceback ? el("pre", { class: "trace", text: run.traceback }) : null)] : []));
     }
 
+    // -- the journal, a page at a time (a run can have tens of thousands of steps)
+
     function addStep(event, fresh) {
       const failed = Boolean(event.error);
+      state.lastStep = event.step;
       steps.append(el("tr", { class: `${failed ? "error-row" : ""} ${fresh ? "fresh" : ""}` },
         el("td", { class: "num", text: event.step }),
         el("td", { text: event.machine }),
@@ -461,23 +625,73 @@
         el("td", { class: "num", text: fmtMs(event.duration_ms) })));
     }
 
-    function onFrame(frame, fresh) {
-      if (frame.seq <= state.lastSeq) return;
-      state.lastSeq = frame.seq;
-      const event = frame.event || {};
-      let note = "";
-      if (frame.type === "StepCompleted") {
-        addStep(event, fresh);
-        note = `${event.machine}.${event.method}`;
-      } else if (event.status) {
-        setStatus(event.status);
-        note = event.status + (event.reason ? ` — ${event.reason}` : "") + (event.error ? ` — ${event.error}` : "");
+    function updateStepsInfo() {
+      const shown = steps.childElementCount;
+      stepsInfo.textContent = state.stepsDone ? `${shown} steps` : `${shown} of ${state.stepsTotal} steps shown`;
+      moreButton.hidden = allButton.hidden = state.stepsDone;
+    }
+
+    async function loadSteps() {
+      if (state.stepsDone) return;
+      moreButton.disabled = allButton.disabled = true;
+      try {
+        const page = await api(`${path}/steps`, { query: { after: state.stepsNext, limit: STEP_PAGE } });
+        for (const step of page.steps) if (step.step > state.lastStep) addStep(step, false);
+        state.stepsTotal = Math.max(state.stepsTotal, page.steps_total);
+        state.stepsNext = page.next_after;
+        state.stepsDone = page.next_after === null;
+      } finally {
+        moreButton.disabled = allButton.disabled = false;
+        updateStepsInfo();
       }
+    }
+
+    async function loadAllSteps() {
+      try {
+        while (!state.stepsDone && !state.closed) await loadSteps();
+      } catch (err) {
+        toast(err.message, "error");
+      }
+    }
+
+    // A live step is appended only once every earlier page is shown; until then it only raises the count.
+    function onStep(event, fresh) {
+      state.stepsTotal = Math.max(state.stepsTotal, event.step);
+      if (state.stepsDone && event.step > state.lastStep) addStep(event, fresh);
+      updateStepsInfo();
+    }
+
+    // -- the timeline: newest first, the most recent MAX_TIMELINE_ROWS rows
+
+    function addEvent(frame, fresh) {
+      const event = frame.event || {};
+      const note = describeEvent(frame.type, event);
       events.prepend(el("tr", { class: fresh ? "fresh" : "" },
         el("td", { class: "num", text: frame.seq }),
         el("td", {}, el("strong", { text: frame.type }), note ? el("span", { class: "muted", text: `  ${note}` }) : null),
         el("td", { class: "small muted", text: fmtTime(event.occurred_at) })));
-      if (frame.type === "RunFinished" || frame.type === "RunStarted") loadDetail().catch(() => {});
+      if (events.childElementCount > MAX_TIMELINE_ROWS) {
+        events.lastElementChild.remove();
+        state.hiddenEvents += 1;
+        eventsInfo.hidden = false;
+        eventsInfo.textContent = `${state.hiddenEvents} earlier events not shown (every step is in the Steps table)`;
+      }
+    }
+
+    function onFrame(frame, fresh) {
+      if (frame.seq <= state.lastSeq) return;
+      state.lastSeq = frame.seq;
+      const event = frame.event || {};
+      addEvent(frame, fresh);
+      if (frame.type === "StepCompleted") return onStep(event, fresh);
+      if (frame.type === "RunControlRequested" && fresh) {
+        if (event.action === "cancel") state.cancelRequested = true;
+        if (event.action === "pause" || event.action === "resume") state.pauseRequested = event.action === "pause";
+      }
+      if (event.status) state.status = event.status;
+      if (event.parked && state.run) state.run.parked = event.parked;
+      if (state.status) applyState();
+      scheduleReload();
     }
 
     function setLive(on, text) {
@@ -518,6 +732,7 @@
           await new Promise((resolve) => setTimeout(resolve, 400));
         }
       }
+      await loadSteps();
     } catch (err) {
       if (err.status === 404) {
         if (state.closed) return;

@@ -23,7 +23,7 @@ api_keys = sa.Table(
     sa.Column("key_sha256", sa.Text, nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
-    sa.CheckConstraint("role IN ('scientist', 'admin')", name="api_keys_role"),
+    sa.CheckConstraint("role IN ('scientist', 'operator', 'admin')", name="api_keys_role"),
 )
 
 outbox = outbox_table(metadata)
