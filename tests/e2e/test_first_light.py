@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ import nats
 import pytest
 import websockets
 
-from praxis_contracts.hardware import MachineCall, MachineCallResult
+from praxis_contracts.hardware import Ack, LoadRunDeck, MachineCall, MachineCallResult
 from praxis_contracts.registry import subject_of
+from praxis_testkit.services import console_script
 from praxis_testkit.waiting import wait_for_sync
 
 pytestmark = pytest.mark.e2e
@@ -152,12 +154,17 @@ class TestFailuresAndControl:
 
 class TestAgentIdempotency:
     def test_a_redelivered_command_is_performed_once(self, stack, unique_id: str) -> None:
+        run_id = f"idem-{unique_id}"
+
         async def twice() -> tuple[MachineCallResult, MachineCallResult]:
             nc = await nats.connect(stack.env["PRAXIS_NATS_URL"])
             try:
-                call = MachineCall(
-                    bench_id="sim-bench-1", run_id=f"idem-{unique_id}", sequence=1, machine="reader", method="open"
+                deck = LoadRunDeck(bench_id="sim-bench-1", run_id=run_id)  # the agent refuses runs without one
+                ack = Ack.model_validate_json(
+                    (await nc.request(subject_of(deck), deck.model_dump_json().encode(), timeout=10)).data
                 )
+                assert ack.ok, ack.detail
+                call = MachineCall(bench_id="sim-bench-1", run_id=run_id, sequence=1, machine="reader", method="open")
                 results = []
                 for _ in range(2):
                     msg = await nc.request(subject_of(call), call.model_dump_json().encode(), timeout=10)
@@ -171,6 +178,28 @@ class TestAgentIdempotency:
         assert first.ok, first
         assert second.replayed, "the second delivery touched the device again"
         assert second.result == first.result and second.ok == first.ok
+        # and the agent's own record (read by its `calls` command, no NATS) says the device acted once
+        state_dir = stack.env.get("PRAXIS_AGENT_STATE_DIR", str(ROOT / ".devdata" / "agent"))
+        done = subprocess.run(
+            [
+                str(console_script("praxis-hardware-agent")),
+                "calls",
+                "--json",
+                "--run",
+                run_id,
+                "--state-dir",
+                state_dir,
+                "--bench-id",
+                "sim-bench-1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+        assert done.returncode == 0, done.stderr
+        record = json.loads(done.stdout)["runs"][run_id]
+        assert record == {"performed": 1, "duplicated": [], "unknown": [], "max_sequence": 1}
 
 
 class TestPlacement:

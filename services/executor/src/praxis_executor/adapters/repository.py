@@ -58,7 +58,14 @@ class SqlRunRepository:
     # ------------------------------------------------------------------------------------------- the aggregate
 
     async def get(self, run_id: str) -> Run | None:
-        row = (await self.session.execute(sa.select(runs).where(runs.c.id == run_id).with_for_update())).first()
+        """The run, its row locked until commit. A run that does not exist yet is locked too (an advisory lock on
+        its id): two first events of one run (queued and scheduled come through separate consumers) then create
+        it one after the other instead of colliding on the primary key."""
+        query = sa.select(runs).where(runs.c.id == run_id).with_for_update()
+        row = (await self.session.execute(query)).first()
+        if row is None:
+            await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(run_id))))
+            row = (await self.session.execute(query)).first()
         return None if row is None else _run_of(row)
 
     async def add(self, run: Run, tracing: Tracing) -> None:
