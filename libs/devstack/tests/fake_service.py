@@ -1,13 +1,15 @@
 """A stand-in for every ``praxis-<svc>`` console script, for the devstack tests.
 
 Invoked as ``<bin>/praxis-<svc> migrate|serve ...`` (a symlink-free copy per name, see conftest).
-``FAKE_FAIL`` = ``<svc>-migrate`` or ``<svc>-serve`` makes that step fail. ``praxis-gateway serve``
-runs a tiny FastAPI app implementing the gateway contract ``praxis-dev`` relies on: health, protocol
-upload, run submission and the run's event WebSocket.
+``FAKE_FAIL`` = ``<svc>-migrate`` or ``<svc>-serve`` makes that step fail. ``FAKE_CHILD`` = ``<svc>``
+makes that service fork a long-sleeping child into its process group, as the executor forks run
+workers. ``praxis-gateway serve`` runs a tiny FastAPI app implementing the gateway contract
+``praxis-dev`` relies on: health, protocol upload, run submission and the run's event WebSocket.
 """
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -70,6 +72,9 @@ def main() -> int:
         gateway(int(os.environ["PRAXIS_GATEWAY_PORT"]))
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if os.environ.get("FAKE_CHILD") == svc:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        print(f"child {child.pid}", flush=True)
     print("serving", flush=True)
     while True:
         time.sleep(0.1)

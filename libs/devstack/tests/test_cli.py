@@ -21,6 +21,25 @@ def test_config_defaults_and_overrides(tmp_path: Path) -> None:
     assert custom.gateway_url == "http://127.0.0.1:8100" and custom.nats_url == "nats://h:1"
 
 
+def test_data_dir_holds_everything_and_follows_praxis_dev_data_dir(tmp_path: Path) -> None:
+    default = DevConfig.from_env({}, root=tmp_path)
+    assert default.devdata == tmp_path / ".devdata" and default.logs_dir == tmp_path / ".devdata" / "logs"
+    other = tmp_path / "drill"
+    config = DevConfig.from_env({"PRAXIS_DEV_DATA_DIR": str(other)}, root=tmp_path / "repo")
+    assert (config.logs_dir, config.nats_store, config.pg_data) == (other / "logs", other / "nats", other / "pg")
+    assert (config.executor_work_dir, config.agent_state_dir) == (other / "executor", other / "agent")
+    assert config.nats_log == other / "logs" / "nats.log"
+    relative = DevConfig.from_env({"PRAXIS_DEV_DATA_DIR": "data2"}, root=tmp_path)
+    assert relative.devdata == tmp_path / "data2"  # anchored at the repo root, like .devdata
+
+
+def test_data_dir_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(DevStackError, match=r"PRAXIS_DEV_DATA_DIR.*not a directory") as info:
+        DevConfig.from_env({"PRAXIS_DEV_DATA_DIR": "afile"}, root=tmp_path)
+    assert info.value.exit_code == 2
+
+
 def test_bad_port_env_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(DevStackError, match="PRAXIS_DEV_PG_PORT") as info:
         DevConfig.from_env({"PRAXIS_DEV_PG_PORT": "abc"}, root=tmp_path)

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import nats
 import pytest
 
 import praxis_testkit.services as services_module
 from praxis_devstack.config import DevConfig
 from praxis_devstack.errors import DevStackError
 from praxis_devstack.stack import DevStack
+from praxis_devstack.supervisor import RestartPolicy
 from praxis_devstack.try_run import try_protocol
 from praxis_testkit.servers import free_port
+from praxis_testkit.services import ServiceProcess
+from praxis_testkit.waiting import wait_for_sync
+
+pytestmark = pytest.mark.integration
 
 FAKE = Path(__file__).with_name("fake_service.py")
 SERVICES = ("discovery", "scheduler", "executor", "gateway", "hardware-agent")
+# Tiny delays so restarts happen within a test; the doubling and the cap are what matters.
+FAST = RestartPolicy(initial_delay=0.05, max_delay=0.2, reset_after=30.0, startup_crash_limit=3, poll=0.05)
 
 
 @pytest.fixture
@@ -45,7 +54,7 @@ def stack(tmp_path: Path, nats_url: str, pg_dsn: str, fake_bin: Path) -> Iterato
     config = DevConfig(
         root=tmp_path, nats_port=0, pg_port=0, gateway_port=free_port(), nats_url=nats_url, database_url=pg_dsn
     )
-    dev = DevStack(config)
+    dev = DevStack(config, policy=FAST)
     try:
         yield dev
     finally:
@@ -58,11 +67,15 @@ def _pids(dev: DevStack) -> list[int]:
 
 
 def _gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie (dead; init reaps orphans only now and then)."""
     try:
         os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except ProcessLookupError:
         return True
-    return False
+    except OSError:
+        return True  # exited between the two checks
+    return state == "Z"
 
 
 async def test_stack_migrates_serves_answers_try_and_stops(stack: DevStack, tmp_path: Path) -> None:
@@ -96,16 +109,157 @@ def test_failed_migration_shows_the_log_tail(stack: DevStack, monkeypatch: pytes
     assert "executor: simulated failure" in str(info.value)
 
 
-def test_service_crash_is_detected_with_log_tail(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_service_crash_looping_at_start_up_fails_the_start(
+    stack: DevStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("FAKE_FAIL", "scheduler-serve")
     stack.start_servers()
     stack.start_services()
-    with pytest.raises(DevStackError, match=r"scheduler exited with code 3") as info:
+    with pytest.raises(DevStackError, match=r"scheduler exited with code 3 after .*\(3 times in a row") as info:
+        # The fake gateway may be healthy before the 3rd exit: a service that never came up is given up then too.
         stack.wait_healthy(deadline=30)
+        stack.supervise()
     assert "scheduler: simulated failure" in str(info.value)
+    err = capsys.readouterr().err
+    assert "restart #1 in 0.05s" in err and "restart #2 in 0.1s (2 exits in a row)" in err
+    assert stack.service("scheduler").restarts == 2
     pids = _pids(stack)
     stack.stop()
     assert all(_gone(pid) for pid in pids)
+
+
+def _restarted(dev: DevStack, name: str, old_pid: int) -> int:
+    """Wait until ``name`` runs again under a new PID, and return it."""
+    proc = dev.service(name)
+    wait_for_sync(lambda: proc.alive and proc.pid != old_pid, timeout=30, message=f"{name} restarted")
+    assert proc.pid is not None
+    return proc.pid
+
+
+def _wait_serving(proc: ServiceProcess, runs: int) -> None:
+    wait_for_sync(lambda: proc.log_text().count("serving") == runs, message=f"{proc.name} run {runs} serving")
+
+
+def test_a_killed_service_is_restarted_with_growing_delay_and_nothing_is_left_after_stop(
+    stack: DevStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAKE_CHILD", "executor")  # the executor forks a "worker" into its process group
+    stack.start_servers()
+    stack.start_services()
+    stack.wait_healthy(deadline=30)
+    stack.supervise_in_background()
+    executor = stack.service("praxis-executor")
+    worker = wait_for_sync(lambda: executor.group_pids(), message="the executor's worker")[0]
+    seen = [worker]
+
+    for run in (2, 3):
+        old = stack.kill("executor")
+        seen.append(_restarted(stack, "executor", old))
+        _wait_serving(executor, runs=run)  # killed before it printed anything, a run would leave no trace
+    wait_for_sync(lambda: _gone(worker), message="the dead executor's worker to be killed with it")
+    seen += executor.group_pids()
+
+    err = capsys.readouterr().err
+    assert "executor was killed by SIGKILL after" in err
+    assert "restart #1 in 0.05s" in err and "restart #2 in 0.1s (2 exits in a row)" in err
+    assert err.count("--- last 30 lines of") == 1  # the tail only for the first exit of a series
+    log = executor.log_text()
+    assert log.count("executor serve") == 3 and "restart #1 of executor" in log and "restart #2 of executor" in log
+    assert executor.restarts == 2 and stack.supervision_error is None
+
+    seen += _pids(stack)
+    stack.stop()
+    assert all(_gone(pid) for pid in seen)
+
+
+def _blocked_signals(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+
+
+def test_a_service_restarted_from_the_main_thread_still_stops_on_sigterm(stack: DevStack) -> None:
+    """Regression: supervision once blocked stop signals with a mask the restarted child inherited."""
+    stack.start_servers()
+    stack.start_services()
+    stack.wait_healthy(deadline=30)
+    scheduler = stack.service("scheduler")
+    old = stack.kill("scheduler")
+    wait_for_sync(lambda: stack.supervise_once() or (scheduler.alive and scheduler.pid != old), message="restart")
+    _wait_serving(scheduler, runs=2)
+    assert scheduler.pid is not None and _blocked_signals(scheduler.pid) == 0
+    assert scheduler.stop(timeout=10) == 0  # its own SIGTERM handler ran (not the SIGKILL fallback)
+
+
+def test_stop_while_a_restart_is_pending_leaves_nothing_running(stack: DevStack) -> None:
+    stack.policy = RestartPolicy(initial_delay=30.0, max_delay=30.0, poll=0.05)
+    stack.start_servers()
+    stack.start_services()
+    stack.wait_healthy(deadline=30)
+    old = stack.kill("scheduler", signal.SIGTERM)
+    wait_for_sync(lambda: not stack.service("scheduler").alive, message="scheduler to exit")
+    stack.supervise_once()
+    assert stack.supervisor is not None and stack.supervisor.seconds_until_due() is not None
+    with pytest.raises(DevStackError, match="not running"):
+        stack.kill("scheduler")
+    pids = _pids(stack)
+    stack.stop()
+    assert all(_gone(pid) for pid in [*pids, old])
+
+
+def test_children_get_stable_identities_and_data_dirs(stack: DevStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRAXIS_SCHEDULER_INSTANCE", "sched-blue")
+    stack.start_servers()
+    env = stack.child_env()
+    devdata = stack.config.devdata
+    assert env["PRAXIS_EXECUTOR_INSTANCE"] == "executor-1" and env["PRAXIS_GATEWAY_INSTANCE"] == "gateway-1"
+    assert env["PRAXIS_DISCOVERY_INSTANCE"] == "discovery-1" and env["PRAXIS_AGENT_INSTANCE"] == "agent-sim-bench-1"
+    assert env["PRAXIS_SCHEDULER_INSTANCE"] == "sched-blue"  # set by the caller: kept
+    assert env["PRAXIS_EXECUTOR_WORK_DIR"] == str(devdata / "executor")
+    assert env["PRAXIS_AGENT_STATE_DIR"] == str(devdata / "agent")
+
+
+def test_unknown_service_name_is_a_clear_error(stack: DevStack) -> None:
+    with pytest.raises(DevStackError, match=r"no service 'nope'.*none started"):
+        stack.service("nope")
+    with pytest.raises(DevStackError, match="did not start a NATS"):
+        stack.restart_nats()
+
+
+async def test_restart_nats_keeps_a_streams_messages(
+    tmp_path: Path, pg_dsn: str, unique_id: str, fake_bin: Path
+) -> None:
+    config = DevConfig(
+        root=tmp_path,
+        nats_port=free_port(),
+        pg_port=0,
+        gateway_port=free_port(),
+        nats_url=None,
+        database_url=pg_dsn,
+        data_dir=tmp_path / "drill-data",
+    )
+    dev = DevStack(config, policy=FAST)
+    try:
+        url = dev.start_servers().nats_url
+        assert dev.nats is not None and (config.devdata / "nats").is_dir()
+        old_pid = dev.nats.pid
+        stream, subject = f"DRILL_{unique_id}", f"drill.{unique_id}"
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        await js.add_stream(name=stream, subjects=[f"{subject}.>"])
+        for i in range(3):
+            await js.publish(f"{subject}.{i}", f"m{i}".encode())
+        await nc.close()
+
+        assert dev.restart_nats() == url
+        assert dev.nats is not None and dev.nats.pid != old_pid and dev.nats.running
+
+        nc = await nats.connect(url)
+        info = await nc.jetstream().stream_info(stream)
+        await nc.close()
+        assert info.state.messages == 3
+        assert "killed with SIGKILL and restarted" in config.nats_log.read_text()
+    finally:
+        dev.stop()
 
 
 def test_busy_gateway_port_names_the_env_var(stack: DevStack) -> None:

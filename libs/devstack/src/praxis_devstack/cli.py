@@ -82,16 +82,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         say(f"waiting for the gateway on port {config.gateway_port} ...")
         stack.wait_healthy()
         url = config.gateway_url
-        logs = os.path.relpath(config.logs_dir)
+        logs = _shown(config.logs_dir)
         say("")
         say("Praxis is running.")
         say(f"  console   {url}/")
         say(f"  API docs  {url}/docs")
         say(f"  NATS      {urls.nats_url}")
         say(f"  Postgres  {urls.database_url}")
-        say(f"  logs      {logs}/")
+        say(f"  logs      {logs}/  (data {_shown(config.devdata)}/)")
         say(f"Try a protocol:  uv run praxis-dev try {EXAMPLE}")
-        say("Press Ctrl-C to stop.")
+        say("Press Ctrl-C to stop. A service that exits is restarted (1 s, 2 s, 4 s ... up to 30 s apart).")
         stack.supervise()
 
     return _supervised(stack, body)
@@ -112,10 +112,18 @@ def cmd_servers(args: argparse.Namespace) -> int:
         say("Press Ctrl-C to stop.")
         while True:
             if stack.nats is not None and not stack.nats.running:
-                raise DevStackError("nats-server exited unexpectedly (see .devdata/logs/nats.log)")
+                raise DevStackError(f"nats-server exited unexpectedly (see {config.nats_log})")
             time.sleep(0.5)
 
     return _supervised(stack, body)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it, else absolute (no ``../../tmp/x``)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _default_gateway_url() -> str:
@@ -144,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="start NATS, Postgres and every service; Ctrl-C stops all",
         description="Ports: PRAXIS_DEV_GATEWAY_PORT (8000), PRAXIS_DEV_NATS_PORT (4322), PRAXIS_DEV_PG_PORT (5433). "
-        "PRAXIS_NATS_URL / PRAXIS_DATABASE_URL use existing servers instead. Data and logs: .devdata/",
+        "PRAXIS_NATS_URL / PRAXIS_DATABASE_URL use existing servers instead. Data and logs: "
+        "PRAXIS_DEV_DATA_DIR (default .devdata/). A service that exits is restarted with backoff.",
     )
     run.set_defaults(func=cmd_run)
 
