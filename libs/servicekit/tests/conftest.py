@@ -2,13 +2,17 @@
 
 Isolation: stream names are global per NATS server, so every test gets its own stream on its own subjects
 (``praxis.bench.<id>.>``, per-bench command subjects the registry already knows how to decode) and its own
-Postgres schema holding an outbox, an inbox and an ``effects`` table that handlers write to.
+Postgres schema holding an outbox, an inbox and an ``effects`` table that handlers write to. Services started
+with ``services`` run in the test's event loop; a schema they use (``db_schema``) is dropped only after they stop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +27,17 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from praxis_contracts.common import DeadLetter
+from praxis_contracts.common import DeadLetter, HealthQuery, HealthReply, health_subject
 from praxis_contracts.hardware import EndRun
 from praxis_contracts.registry import encode, subject_of
 from praxis_contracts.streams import DLQ, StreamSpec
 from praxis_servicekit.bus import connect, ensure_streams
 from praxis_servicekit.consumer import Consumer, Subscription
 from praxis_servicekit.db import SqlUnitOfWork, UnitOfWorkFactory, inbox_table, make_engine, outbox_table
+from praxis_servicekit.queries import request
+from praxis_servicekit.service import DbSpec, ServiceContext, ServiceSpec, Wiring, run_service
+from praxis_servicekit.settings import ServiceSettings
+from praxis_testkit.servers import PgCluster
 from praxis_testkit.waiting import wait_for
 
 
@@ -99,16 +107,28 @@ class Lane:
             await sub.unsubscribe()
 
 
-@pytest.fixture
-async def lane(js: JetStreamContext, unique_id: str) -> AsyncIterator[Lane]:
-    bench = f"b{unique_id}"
-    spec = StreamSpec(name=f"PRAXIS_TEST_{unique_id.upper()}", subjects=(f"praxis.bench.{bench}.>",))
-    await ensure_streams(js, (spec,))
-    yield Lane(js=js, bench=bench, stream=spec.name, service=f"svc{unique_id}")
+@asynccontextmanager
+async def open_lane(js: JetStreamContext, bench: str, service: str, **spec: Any) -> AsyncIterator[Lane]:
+    stream = StreamSpec(name=f"PRAXIS_TEST_{bench.upper()}", subjects=(f"praxis.bench.{bench}.>",), **spec)
+    await ensure_streams(js, (stream,))
+    yield Lane(js=js, bench=bench, stream=stream.name, service=service)
     try:
-        await js.delete_stream(spec.name)
+        await js.delete_stream(stream.name)
     except NotFoundError:
         pass
+
+
+@pytest.fixture
+async def lane(js: JetStreamContext, unique_id: str) -> AsyncIterator[Lane]:
+    async with open_lane(js, f"b{unique_id}", f"svc{unique_id}") as opened:
+        yield opened
+
+
+@pytest.fixture
+async def work_lane(js: JetStreamContext, unique_id: str) -> AsyncIterator[Lane]:
+    """A lane on a work-queue stream, like the real command streams (one consumer per filter, acked = gone)."""
+    async with open_lane(js, f"w{unique_id}", f"svcw{unique_id}", retention="workqueue") as opened:
+        yield opened
 
 
 # ------------------------------------------------------------------------------------------- Postgres
@@ -137,9 +157,9 @@ class Store:
             return list((await conn.scalars(sa.select(self.effects.c.note).order_by(self.effects.c.id))).all())
 
 
-@pytest.fixture
-async def store(engine: AsyncEngine, unique_id: str) -> AsyncIterator[Store]:
-    schema = f"sk_{unique_id}"
+@asynccontextmanager
+async def open_store(engine: AsyncEngine, schema: str) -> AsyncIterator[Store]:
+    """A fresh schema ``schema`` on ``engine`` with the servicekit tables and ``effects``; dropped on exit."""
     md = sa.MetaData(schema=schema)
     outbox, inbox = outbox_table(md), inbox_table(md)
     effects = sa.Table(
@@ -155,6 +175,12 @@ async def store(engine: AsyncEngine, unique_id: str) -> AsyncIterator[Store]:
     yield Store(engine, md, outbox, inbox, effects, UnitOfWorkFactory(engine, md))
     async with engine.begin() as conn:
         await conn.execute(sa.schema.DropSchema(schema, cascade=True))
+
+
+@pytest.fixture
+async def store(engine: AsyncEngine, unique_id: str) -> AsyncIterator[Store]:
+    async with open_store(engine, f"sk_{unique_id}") as opened:
+        yield opened
 
 
 # ------------------------------------------------------------------------------------------ consumers
@@ -214,6 +240,174 @@ async def consumers(js: JetStreamContext, lane: Lane, store: Store) -> AsyncIter
     group = Consumers(js, lane, store.uow_factory)
     yield group
     await group.stop_all()
+
+
+@pytest.fixture
+async def work_consumers(js: JetStreamContext, work_lane: Lane, store: Store) -> AsyncIterator[Consumers]:
+    group = Consumers(js, work_lane, store.uow_factory)
+    yield group
+    await group.stop_all()
+
+
+# -------------------------------------------------------------------------------------------- outages
+
+
+@pytest.fixture(scope="session")
+def outage_cluster() -> Iterator[PgCluster]:
+    """A Postgres of servicekit's own, for tests that stop it: the session's shared one is never stopped.
+
+    Its data dir outlives a stop (so a restart finds the schemas again); it is not under pytest's tmp_path
+    because the ``postgres`` OS user (Postgres refuses to run as root) must be able to reach it.
+    """
+    base = Path(tempfile.mkdtemp(prefix="praxis-servicekit-outage-"))
+    base.chmod(0o755)
+    cluster = PgCluster(data_dir=base / "pg", durable=False)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass
+class Outage:
+    """Stop and start :func:`outage_cluster` from a test, without blocking the event loop the services run in."""
+
+    cluster: PgCluster
+
+    @property
+    def dsn(self) -> str:
+        return self.cluster.dsn
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.cluster.stop)
+
+    async def start(self) -> None:
+        if not self.cluster.running:
+            await asyncio.to_thread(self.cluster.start)  # same data dir, same port
+
+
+@pytest.fixture
+async def outage(outage_cluster: PgCluster) -> AsyncIterator[Outage]:
+    controller = Outage(outage_cluster)
+    await controller.start()
+    yield controller
+    await controller.start()  # a test that failed half-way leaves it running for the next one
+
+
+@pytest.fixture
+async def outage_store(outage: Outage, unique_id: str) -> AsyncIterator[Store]:
+    engine = make_engine(outage.dsn)
+    try:
+        async with open_store(engine, f"sk_{unique_id}") as opened:
+            yield opened
+            await outage.start()  # the schema is dropped on a running server
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def outage_consumers(js: JetStreamContext, lane: Lane, outage_store: Store) -> AsyncIterator[Consumers]:
+    group = Consumers(js, lane, outage_store.uow_factory)
+    yield group
+    await group.stop_all()
+
+
+# ------------------------------------------------------------------------------------------- services
+
+
+@dataclass
+class Running:
+    task: asyncio.Task[None]
+    ctx: ServiceContext
+
+    async def stop(self) -> None:
+        self.ctx.stopping.set()
+        await asyncio.wait_for(self.task, timeout=15)
+
+
+@dataclass
+class Services:
+    """``run_service`` in tasks of the test's loop; every one still running is stopped by :meth:`stop_all`."""
+
+    nats_url: str
+    running: list[Running] = field(default_factory=list)
+
+    def spec(
+        self,
+        name: str,
+        wire: Callable[[ServiceContext], Awaitable[Wiring]] | None = None,
+        *,
+        db: DbSpec | None = None,
+        database_url: str | None = None,
+    ) -> ServiceSpec:
+        settings = ServiceSettings(nats_url=self.nats_url, database_url=database_url, shutdown_grace_s=5.0)
+
+        async def no_wiring(ctx: ServiceContext) -> Wiring:
+            return Wiring()
+
+        return ServiceSpec(name=name, version="1.2.3", settings=settings, wire=wire or no_wiring, db=db)
+
+    @staticmethod
+    def db_spec(schema: str, migrations: Path) -> DbSpec:
+        metadata = sa.MetaData(schema=schema)
+        outbox_table(metadata)
+        inbox_table(metadata)
+        return DbSpec(metadata=metadata, migrations=migrations)
+
+    async def start(self, spec: ServiceSpec) -> Running:
+        """Run the service in a task; return once it serves (or raise what stopped it from starting)."""
+        contexts: list[ServiceContext] = []
+        original_wire = spec.wire
+
+        async def wire(ctx: ServiceContext) -> Wiring:
+            contexts.append(ctx)
+            return await original_wire(ctx)
+
+        spec.wire = wire
+        ready = asyncio.Event()
+        task = asyncio.create_task(run_service(spec, ready=ready.set))
+        ready_wait = asyncio.create_task(ready.wait())
+        await asyncio.wait([task, ready_wait], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        ready_wait.cancel()
+        if task.done():
+            task.result()  # raises why it did not start
+            raise AssertionError("run_service returned before it was ready")
+        assert ready.is_set(), "run_service did not become ready within 30 s"
+        running = Running(task, contexts[0])
+        self.running.append(running)
+        return running
+
+    async def stop_all(self) -> None:
+        for running in self.running:
+            if not running.task.done():
+                await running.stop()
+
+    @staticmethod
+    async def health(nc: Client, service: str) -> HealthReply:
+        return await request(nc, HealthQuery(), HealthReply, subject=health_subject(service), timeout=5)
+
+
+@pytest.fixture
+async def services(nats_url: str) -> AsyncIterator[Services]:
+    group = Services(nats_url)
+    yield group
+    await group.stop_all()
+
+
+@pytest.fixture
+async def db_schema(engine: AsyncEngine, services: Services, unique_id: str) -> AsyncIterator[str]:
+    """A schema name for a service's migrations, dropped after the test.
+
+    It depends on ``services`` so that pytest sets ``services`` up first and tears it down *last*: every service
+    is stopped here, before the drop. Otherwise a test that fails while its service runs would drop the schema
+    under the running relay (``relation "svc_....outbox" does not exist`` in the teardown log).
+    """
+    name = f"svc_{unique_id}"
+    yield name
+    await services.stop_all()
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
 
 
 # ----------------------------------------------------------------------------------------- migrations

@@ -1,14 +1,16 @@
-"""The consumer loop against a real JetStream and a real Postgres: ack, inbox, nak/backoff, DLQ."""
+"""The consumer loop against a real JetStream and a real Postgres: ack, inbox, nak/backoff, DLQ, versions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
 
+from praxis_contracts.base import Command
 from praxis_contracts.hardware import EndRun
 from praxis_contracts.registry import subject_of
-from praxis_servicekit.consumer import Consumer, PermanentError, Subscription
+from praxis_servicekit.consumer import PermanentError
 from praxis_servicekit.db import SqlUnitOfWork
 from praxis_servicekit.logs import correlation_id
 from praxis_testkit.waiting import wait_for
@@ -191,23 +193,94 @@ async def test_a_message_that_cannot_be_settled_does_not_stop_the_consumer(
     assert await store.notes() == ["run-next"]
 
 
-async def test_subscribe_updates_an_existing_durable_to_the_subscription(lane: Any, js: Any) -> None:
-    async def handler(msg: EndRun, uow: Any) -> None:
-        return None
+async def test_a_failing_dependency_is_waited_out_without_spending_the_budget_of_a_bug(
+    lane: Any, store: Any, consumers: Any
+) -> None:
+    attempts = 0
 
-    def consumer(max_deliver: int) -> Consumer:
-        sub = Subscription(
-            EndRun,
-            handler,
-            durable=f"{lane.service}-cfg",
-            subject=subject_of(EndRun, bench_id=lane.bench),
-            max_deliver=max_deliver,
-            ack_wait_s=7.0,
-        )
-        return Consumer(js, sub, service=lane.service, uow_factory=None)
+    async def handler(msg: EndRun, uow: SqlUnitOfWork) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 4:  # more deliveries than max_deliver allows a bug: an outage is never dead-lettered
+            raise ConnectionRefusedError(111, "Postgres is restarting")
+        raise RuntimeError("boom")
 
-    await consumer(5).subscribe()
-    await consumer(2).subscribe()  # e.g. PRAXIS_CONSUMER_MAX_DELIVER changed between two boots
-    info = await js.consumer_info(lane.stream, f"{lane.service}-cfg")
-    assert info.config.max_deliver == 2  # else JetStream would stop redelivering before we dead-letter
+    consumer = await consumers.start(
+        handler, max_deliver=2, backoff_s=(0.05,), outage_backoff_s=0.02, outage_backoff_max_s=0.05
+    )
+    await lane.publish(lane.end_run("run-outage-then-bug"))
+
+    expected = ["retried"] * 5 + ["dead_lettered"]
+    await wait_for(lambda: consumer.outcomes == expected, timeout=15, message="4 outage retries, then 2 bug failures")
+    await consumers.idle(consumer)
+    (letter,) = await lane.dead_letters()
+    assert "failed 2 times" in letter.error and "RuntimeError('boom')" in letter.error
+    assert letter.num_delivered == 6
+
+
+async def test_an_old_durable_is_updated_in_place_and_unknown_versions_are_dead_lettered(
+    work_lane: Any, js: Any, store: Any, work_consumers: Any
+) -> None:
+    v1 = subject_of(EndRun, bench_id=work_lane.bench)
+    v2 = v1.removesuffix(".v1") + ".v2"
+    durable = f"{work_lane.service}-end-run"
+    # What an earlier release created: the exact v1 filter, and a server-side max_deliver.
+    old = ConsumerConfig(
+        name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=v1, max_deliver=5
+    )
+    await js.add_consumer(work_lane.stream, old)
+    await work_lane.publish_raw(lane_payload(work_lane.bench, "run-v2"), subject=v2)  # the old filter ignores it
+    await work_lane.publish(work_lane.end_run("run-v1"))
+    handled: list[str] = []
+
+    async def end_run(msg: EndRun, uow: SqlUnitOfWork) -> None:
+        handled.append(msg.run_id)
+
+    consumer = await work_consumers.start(end_run, durable=durable, ack_wait_s=7.0)
+
+    info = await js.consumer_info(work_lane.stream, durable)
+    assert info.config.filter_subject == v1.removesuffix(".v1") + ".*"
+    assert info.config.max_deliver == -1  # the server never stops redelivering on its own; the consumer counts
     assert info.config.ack_wait == 7.0
+    await wait_for(lambda: sorted(consumer.outcomes) == ["invalid", "ok"], timeout=10, message="both versions")
+    await work_consumers.idle(consumer)
+    assert handled == ["run-v1"]
+    assert await work_lane.stream_messages() == 0  # nothing sits in the work queue for good
+    (letter,) = await work_lane.dead_letters()
+    assert letter.original_subject == v2
+    assert letter.error.startswith(f"unknown version: {v2} is not handled by {durable}")
+
+
+class EndRunV2(Command):
+    """A second version of EndRun (a test's own: the registry does not know it)."""
+
+    subject: ClassVar[str] = "praxis.bench.{bench_id}.cmd.end_run.v2"
+
+    bench_id: str
+    run_id: str
+    reason: str
+
+
+async def test_two_versions_share_one_consumer_that_dispatches_by_subject(
+    work_lane: Any, js: Any, store: Any, work_consumers: Any
+) -> None:
+    handled: list[tuple[str, str]] = []
+
+    async def end_run(msg: EndRun, uow: SqlUnitOfWork) -> None:
+        handled.append(("v1", msg.run_id))
+
+    async def end_run_v2(msg: EndRunV2, uow: SqlUnitOfWork) -> None:
+        handled.append(("v2", f"{msg.run_id}: {msg.reason}"))
+
+    consumer = await work_consumers.start(end_run, versions={EndRunV2: end_run_v2})
+    v2 = EndRunV2(bench_id=work_lane.bench, run_id="run-b", reason="operator")
+    await js.publish(subject_of(v2), v2.model_dump_json().encode())
+    await work_lane.publish(work_lane.end_run("run-a"))
+
+    await wait_for(lambda: consumer.outcomes == ["ok", "ok"], timeout=10, message="both versions handled")
+    assert handled == [("v2", "run-b: operator"), ("v1", "run-a")]
+    assert await work_lane.dead_letters() == []
+
+
+def lane_payload(bench: str, run_id: str) -> bytes:
+    return EndRun(bench_id=bench, run_id=run_id).model_dump_json().encode()

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from nats.js import JetStreamContext
 
 from praxis_contracts.executor import CancelRun, GetRun, RunSummary
+from praxis_contracts.hardware import EndRun
 from praxis_contracts.runs import RunStatus
 from praxis_contracts.scheduler import RunQueued
 from praxis_contracts.streams import StreamSpec
 from praxis_servicekit import metrics
 from praxis_servicekit.bus import ensure_streams
+from praxis_servicekit.consumer import Subscription, check_subscriptions, subject_matches, version_wildcard
 from praxis_servicekit.handlers import inject, query_routes_for, subscriptions_for
 
 
@@ -56,6 +58,67 @@ async def test_subscriptions_and_query_routes_from_handler_tables() -> None:
     assert route.subject_filter() == GetRun.subject
     reply = await route.handler(GetRun(run_id="r9"))
     assert isinstance(reply, RunSummary) and (reply.id, reply.protocol_id) == ("r9", "p")
+
+
+class CancelRunV2(CancelRun):
+    subject: ClassVar[str] = "praxis.executor.cmd.cancel_run.v2"
+
+
+class RunQueuedV2(RunQueued):
+    subject: ClassVar[str] = "praxis.scheduler.evt.run_queued.v2"
+
+
+async def cancel_run_v2(message: CancelRunV2, uow: Any, *, clock: Any) -> None:
+    uow.append(("v2", message.run_id))
+
+
+@pytest.mark.parametrize(
+    ("subject", "wildcard"),
+    [
+        ("praxis.executor.cmd.cancel_run.v1", "praxis.executor.cmd.cancel_run.*"),
+        ("praxis.bench.b1.cmd.end_run.v12", "praxis.bench.b1.cmd.end_run.*"),  # a templated subject, filled in
+        ("praxis.bench.b1.>", "praxis.bench.b1.>"),  # already a wildcard
+        ("praxis.x.evt.v1beta", "praxis.x.evt.v1beta"),  # not a version token
+    ],
+)
+def test_a_consumer_filters_on_the_version_wildcard(subject: str, wildcard: str) -> None:
+    assert version_wildcard(subject) == wildcard
+    assert subject_matches(wildcard, subject)
+
+
+def test_subject_matching() -> None:
+    assert subject_matches("a.*.c", "a.b.c") and not subject_matches("a.*.c", "a.b.c.d")
+    assert subject_matches("a.>", "a.b.c") and not subject_matches("a.>", "a")
+
+
+async def test_versions_of_one_command_share_one_consumer_named_after_the_oldest() -> None:
+    calls: list[Any] = []
+    (sub,) = subscriptions_for(
+        "executor", {CancelRunV2: cancel_run_v2, CancelRun: cancel_run}, {}, {"clock": lambda: 1}
+    )
+    assert (sub.message_type, sub.durable_name("executor")) == (CancelRun, "executor-CancelRun")  # as before v2
+    assert sub.filter_subject() == "praxis.executor.cmd.cancel_run.*"
+    routes = sub.routes()
+    assert sorted(routes) == ["praxis.executor.cmd.cancel_run.v1", "praxis.executor.cmd.cancel_run.v2"]
+    await routes["praxis.executor.cmd.cancel_run.v2"].handler(CancelRunV2(run_id="r2"), calls)
+    assert calls == [("v2", "r2")]
+
+
+def test_versions_of_one_event_in_separate_consumers_are_refused_at_wiring_time() -> None:
+    with pytest.raises(ValueError, match=r"handle versions of one message separately.*versions=\{RunQueuedV2"):
+        subscriptions_for("executor", {}, {RunQueued: [on_run_queued], RunQueuedV2: [on_run_queued]}, {"clock": 1})
+
+
+def test_a_subscription_refuses_a_version_of_another_message() -> None:
+    with pytest.raises(ValueError, match=r"EndRun .* is not another version of CancelRun"):
+        Subscription(CancelRun, cancel_run, versions={EndRun: cancel_run})
+    with pytest.raises(ValueError, match=r"has no trailing \.vN"):
+        Subscription(CancelRun, cancel_run, subject="praxis.executor.cmd.>", versions={CancelRunV2: cancel_run})
+
+
+def test_check_subscriptions_accepts_several_handlers_of_the_same_versions() -> None:
+    subs = [Subscription(RunQueued, on_run_queued, durable=f"d{i}") for i in range(2)]  # two projections
+    check_subscriptions(subs, "scheduler")
 
 
 @pytest.mark.integration

@@ -7,6 +7,7 @@ inbox in that transaction too, so a redelivered message finds its id and has no 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from types import TracebackType
@@ -32,6 +33,20 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncEng
     # No pre-ping (it costs a round trip per unit of work); a connection killed by a Postgres restart fails one
     # handler, which is nak'd and retried on a fresh connection, and pool_recycle bounds how stale one can be.
     return create_async_engine(asyncpg_url(url), pool_size=pool_size, max_overflow=10, echo=echo, pool_recycle=300)
+
+
+async def ping(engine: AsyncEngine, timeout_s: float) -> str | None:
+    """None when Postgres answers ``SELECT 1`` within ``timeout_s``; else why not, in one line (for health)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+    except TimeoutError:
+        return f"no answer within {timeout_s:g}s"
+    except Exception as exc:
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+    return None
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:

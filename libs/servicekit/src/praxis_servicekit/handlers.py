@@ -9,11 +9,11 @@ unit of work of its own (queries usually only read, but may write, e.g. a bookin
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from praxis_contracts.base import Message, Reply
-from praxis_servicekit.consumer import Subscription
+from praxis_servicekit.consumer import Subscription, check_subscriptions, version_number, version_wildcard
 from praxis_servicekit.queries import QueryRoute
 
 
@@ -44,9 +44,25 @@ def subscriptions_for(
     deps: Mapping[str, Any],
     **options: Any,
 ) -> list[Subscription]:
-    """One durable consumer per command type, and one per (event type, handler) so each handler has its own
-    delivery state: a failing projection does not make a healthy one see the event again."""
-    subs = [Subscription(message_type=cls, handler=inject(fn, deps), **options) for cls, fn in command_handlers.items()]
+    """One durable consumer per command, and one per (event type, handler) so each handler has its own
+    delivery state: a failing projection does not make a healthy one see the event again.
+
+    Versions of one command (``CancelRun`` and ``CancelRunV2``) share one consumer named after the oldest: its
+    filter is the version wildcard, and a work-queue stream allows no second consumer on it. Versions of one
+    *event* are refused (ValueError): which handlers belong together is not in the table, so wire a
+    ``Subscription(..., versions=...)`` per handler yourself.
+    """
+    subs = []
+    for versions in _versions_of_each_message(command_handlers):
+        oldest, *newer = versions
+        subs.append(
+            Subscription(
+                message_type=oldest,
+                handler=inject(command_handlers[oldest], deps),
+                versions={cls: inject(command_handlers[cls], deps) for cls in newer},
+                **options,
+            )
+        )
     for cls, fns in event_handlers.items():
         for fn in fns:
             subs.append(
@@ -57,7 +73,16 @@ def subscriptions_for(
                     **options,
                 )
             )
+    check_subscriptions(subs, service)
     return subs
+
+
+def _versions_of_each_message(classes: Iterable[type[Message]]) -> list[list[type[Message]]]:
+    """Group message classes by their subject's version wildcard, oldest version first, in table order."""
+    groups: dict[str, list[type[Message]]] = {}
+    for cls in classes:
+        groups.setdefault(version_wildcard(cls.subject), []).append(cls)
+    return [sorted(group, key=lambda cls: version_number(cls.subject)) for group in groups.values()]
 
 
 def query_routes_for(

@@ -20,6 +20,9 @@ HANDLER_SECONDS = Histogram(
 )
 QUERIES = Counter("praxis_queries_total", "Queries answered", ["service", "subject", "outcome"])
 OUTBOX_PUBLISHED = Counter("praxis_outbox_published_total", "Outbox rows published", ["service"])
+OUTBOX_DEAD_LETTERED = Counter(
+    "praxis_outbox_dead_lettered_total", "Outbox rows that could never be published, sent to the DLQ", ["service"]
+)
 DEAD_LETTERS = Counter("praxis_dead_letters_total", "Messages sent to the DLQ", ["service", "subject"])
 RUNS = Counter("praxis_runs_total", "Runs that reached a terminal status", ["status"])
 MACHINE_CALLS = Counter(

@@ -25,7 +25,7 @@ from praxis_contracts.common import HealthQuery, HealthReply, health_subject
 from praxis_contracts.streams import ALL_STREAMS
 from praxis_servicekit import metrics
 from praxis_servicekit.bus import connect, ensure_streams
-from praxis_servicekit.consumer import Consumer, Subscription
+from praxis_servicekit.consumer import Consumer, Subscription, check_subscriptions
 from praxis_servicekit.queries import QueryRoute, serve_queries
 from praxis_servicekit.settings import ServiceSettings
 
@@ -49,6 +49,9 @@ class DbSpec:
 
 @dataclass
 class Wiring:
+    """What a service runs. ``health_details`` adds to the health answer; returning ``{"status": "degraded"}``
+    or, better, ``{"degraded": "<why>"}`` marks the service degraded (the database check adds its own reason)."""
+
     subscriptions: list[Subscription] = field(default_factory=list)
     queries: list[QueryRoute] = field(default_factory=list)
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
@@ -149,11 +152,23 @@ async def _run(spec: ServiceSpec, stopping: asyncio.Event, ready: Callable[[], N
         if engine is not None and spec.db is not None:
             from praxis_servicekit.outbox import OutboxRelay
 
-            relay = OutboxRelay(engine, uow_factory.outbox, js, service=spec.name, poll_s=settings.outbox_poll_s)
+            relay = OutboxRelay(
+                engine,
+                uow_factory.outbox,
+                js,
+                service=spec.name,
+                poll_s=settings.outbox_poll_s,
+                retry_backoff_max_s=settings.outbox_retry_max_s,
+                max_payload=nc.max_payload,
+            )
             uow_factory.notify = relay.notify
 
         ctx = ServiceContext(settings, nc, js, engine, uow_factory, stopping, started_at)
         wiring = await spec.wire(ctx)
+        try:
+            check_subscriptions(wiring.subscriptions, spec.name)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from exc
         consumers = [
             Consumer(js, sub, service=spec.name, uow_factory=uow_factory, batch=settings.consumer_batch)
             for sub in wiring.subscriptions
@@ -162,10 +177,10 @@ async def _run(spec: ServiceSpec, stopping: asyncio.Event, ready: Callable[[], N
             await consumer.subscribe()
 
         async def health(_: HealthQuery) -> Reply:
-            details = wiring.health_details() if wiring.health_details else {}
+            details = await _health_details(wiring, engine, settings.health_db_timeout_s)
             return HealthReply(
                 service=spec.health_service or spec.name,
-                status="degraded" if details.get("status") == "degraded" else "ok",
+                status="degraded" if details.get("status") == "degraded" or details.get("degraded") else "ok",
                 version=spec.version,
                 schema_revision=revision,
                 uptime_s=round(time.monotonic() - started_at, 3),
@@ -227,6 +242,31 @@ async def _run(spec: ServiceSpec, stopping: asyncio.Event, ready: Callable[[], N
             await asyncio.gather(*tasks, *background, stop_wait, return_exceptions=True)
             metrics.UP.labels(spec.name, spec.version).set(0)
     log.info("%s stopped", spec.name)
+
+
+async def _health_details(wiring: Wiring, engine: AsyncEngine | None, timeout_s: float) -> dict[str, str]:
+    """The wiring's details plus the database's state (a bounded ping); ``degraded`` says why when it is.
+
+    A failing ``health_details`` callback degrades the answer instead of turning it into an error reply.
+    """
+    reasons: list[str] = []
+    try:
+        details = dict(wiring.health_details()) if wiring.health_details else {}
+    except Exception as exc:
+        log.exception("health details failed")
+        details, reasons = {}, [f"health details failed: {exc!r}"]
+    if details.get("degraded"):
+        reasons.insert(0, details["degraded"])
+    if engine is not None:
+        from praxis_servicekit.db import ping
+
+        problem = await ping(engine, timeout_s)
+        details["database"] = "ok" if problem is None else f"unreachable: {problem}"
+        if problem is not None:
+            reasons.append("database unreachable")
+    if reasons:
+        details["degraded"] = "; ".join(reasons)
+    return details
 
 
 async def _close_nats(nc: Client) -> None:

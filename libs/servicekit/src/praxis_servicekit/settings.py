@@ -30,4 +30,6 @@ class ServiceSettings(BaseSettings):
     consumer_max_deliver: int = 5
     consumer_ack_wait_s: float = 30.0
     outbox_poll_s: float = 1.0
+    outbox_retry_max_s: float = Field(default=30.0, description="cap of the relay's backoff while NATS/PG fail")
+    health_db_timeout_s: float = Field(default=1.0, description="bound of the database ping in a health answer")
     shutdown_grace_s: float = 10.0
