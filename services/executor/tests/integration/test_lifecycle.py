@@ -186,3 +186,39 @@ class TestWorkerReports:
         await tx(handle_reports, run_id, owner.instance, epoch, [call(i) for i in range(1, 26)])
         page = await detail(executor_uow, run_id, steps_after=10, steps_limit=5)
         assert [s.step for s in page.steps] == [11, 12, 13, 14, 15] and page.steps_total == 25
+
+
+class TestReplayInputsKeepTheirShape:
+    """PyLabRobot's serialized objects depend on the order of object keys (a plate's ``ordering`` maps well
+    identifiers to wells by position): what a replay reads back must be exactly what the first worker saw."""
+
+    async def test_bench_descriptions_and_journal_arguments_keep_their_key_order(
+        self, tx, executor_uow, owner, unique_id
+    ) -> None:
+        from praxis_contracts.hardware import BenchDescription
+        from praxis_executor.handlers.ports import RunInputs
+        from praxis_executor.handlers.workers import remember_inputs
+
+        run_id = f"run-{unique_id}"
+        epoch = await started_run(tx, owner, run_id)
+        ordering = {f"{row}{col}": f"w_{row}{col}" for col in range(1, 13) for row in "ABCDEFGH"}  # A1, B1, ...
+        description = BenchDescription(
+            bench_id="b1", simulated=True, machines=[], serialized={"lh": {"ordering": ordering}}
+        )
+        await tx(remember_inputs, run_id, owner.instance, epoch, RunInputs(benches={"b1": description}))
+        args = {"zeta": 1, "alpha": {"ordering": ordering}}
+        report = CallReport(sequence=1, bench_id="b1", machine="lh", method="m", args=args, ok=True, result=args)
+        await tx(handle_reports, run_id, owner.instance, epoch, [report])
+
+        async def read(uow):
+            from praxis_executor.adapters.repository import SqlRunRepository
+
+            repo = SqlRunRepository(uow.inner)
+            return await repo.inputs(run_id), await repo.journal(run_id)
+
+        inputs, journal = await tx(read)
+        assert inputs is not None
+        assert list(inputs.benches["b1"].serialized["lh"]["ordering"]) == list(ordering)
+        assert list(journal[0].args) == ["zeta", "alpha"]
+        assert list(journal[0].args["alpha"]["ordering"]) == list(ordering)
+        assert list(journal[0].result["alpha"]["ordering"]) == list(ordering)

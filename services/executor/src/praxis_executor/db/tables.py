@@ -4,7 +4,7 @@ the call journal (what a replay answers from), the inputs a replay rebuilds the 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 
 from praxis_servicekit.db import inbox_table, outbox_table
 
@@ -70,8 +70,9 @@ steps = sa.Table(
     sa.Column("bench_id", sa.Text, nullable=False),
     sa.Column("machine", sa.Text, nullable=False),
     sa.Column("method", sa.Text, nullable=False),
-    sa.Column("args", JSONB, nullable=False),
-    sa.Column("result", JSONB),
+    # json, not jsonb, here and in run_inputs: PLR's serialized objects depend on key order, which jsonb drops
+    sa.Column("args", JSON, nullable=False),
+    sa.Column("result", JSON),
     sa.Column("error", sa.Text),
     sa.Column("error_type", sa.Text),
     sa.Column("error_message", sa.Text),
@@ -86,7 +87,7 @@ run_inputs = sa.Table(
     metadata,
     sa.Column("run_id", sa.Text, primary_key=True),
     sa.Column("filename", sa.Text),
-    sa.Column("benches", JSONB, nullable=False),  # bench id -> BenchDescription as the first worker saw it
+    sa.Column("benches", JSON, nullable=False),  # bench id -> BenchDescription as the first worker saw it
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 

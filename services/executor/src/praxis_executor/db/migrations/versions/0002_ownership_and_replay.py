@@ -29,10 +29,14 @@ STATEMENTS = [
     "ALTER TABLE executor.steps ADD COLUMN error_type TEXT",
     "ALTER TABLE executor.steps ADD COLUMN error_message TEXT",
     "ALTER TABLE executor.steps ADD COLUMN replayed BOOLEAN DEFAULT false NOT NULL",
+    # json, not jsonb: a replay rebuilds PyLabRobot objects from these, and PLR's serialized forms depend on the
+    # order of object keys (a plate's ``ordering``), which jsonb does not keep
+    "ALTER TABLE executor.steps ALTER COLUMN args TYPE JSON USING args::json",
+    "ALTER TABLE executor.steps ALTER COLUMN result TYPE JSON USING result::json",
     """CREATE TABLE executor.run_inputs (
 	run_id TEXT NOT NULL,
 	filename TEXT,
-	benches JSONB NOT NULL,
+	benches JSON NOT NULL,
 	created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
 	PRIMARY KEY (run_id)
 )""",
@@ -62,6 +66,8 @@ def downgrade() -> None:
     for table in ("executor.run_outputs", "executor.run_inputs"):
         op.execute(f"DROP TABLE IF EXISTS {table}")
     op.execute("DROP INDEX IF EXISTS executor.ix_runs_owner")
+    op.execute("ALTER TABLE executor.steps ALTER COLUMN args TYPE JSONB USING args::jsonb")
+    op.execute("ALTER TABLE executor.steps ALTER COLUMN result TYPE JSONB USING result::jsonb")
     for column in ("error_type", "error_message", "replayed"):
         op.execute(f"ALTER TABLE executor.steps DROP COLUMN {column}")
     for column in (
