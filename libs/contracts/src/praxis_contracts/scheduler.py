@@ -29,6 +29,7 @@ class SubmitRun(Command):
     allow_real_hardware_in_simulation: bool = False
     priority: int = 0
     submitted_by: str = "anonymous"
+    submitted_role: str = Field(default="", description="the submitter's role; the executor's sandbox policy uses it")
     estimated_duration_s: float | None = None
 
 
@@ -44,6 +45,7 @@ class RunQueued(Event):
     simulate: bool = True
     priority: int = 0
     submitted_by: str = "anonymous"
+    submitted_role: str = ""
 
 
 class RunScheduled(Event):
@@ -58,6 +60,8 @@ class RunScheduled(Event):
     parameters: dict[str, Any] = Field(default_factory=dict)
     simulate: bool = True
     assignment: Assignment
+    submitted_by: str = ""
+    submitted_role: str = ""
 
 
 class RunRejected(Event):

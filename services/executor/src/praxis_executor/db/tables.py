@@ -42,6 +42,8 @@ runs = sa.Table(
     sa.Column("crashes", sa.Integer, nullable=False, server_default="0"),
     sa.Column("crash_step", sa.Integer, nullable=False, server_default="0"),
     sa.Column("outputs_size", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("submitted_by", sa.Text, nullable=False, server_default=""),
+    sa.Column("submitted_role", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("started_at", sa.DateTime(timezone=True)),

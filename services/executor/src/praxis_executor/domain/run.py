@@ -131,6 +131,8 @@ class Run:
     function: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     simulate: bool = True
+    submitted_by: str = ""
+    submitted_role: str = ""
     assignment: Assignment | None = None
     reason: str | None = None
     error: str | None = None

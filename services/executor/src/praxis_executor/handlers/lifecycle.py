@@ -24,6 +24,8 @@ async def run_queued(evt: RunQueued, uow: UnitOfWork) -> None:
         "function": evt.function,
         "parameters": evt.parameters,
         "simulate": evt.simulate,
+        "submitted_by": evt.submitted_by,
+        "submitted_role": evt.submitted_role,
     }
     run = await uow.runs.get(evt.run_id)
     if run is None:
@@ -70,7 +72,11 @@ async def run_scheduled(evt: RunScheduled, uow: UnitOfWork, owner: Owner) -> Non
             function=evt.function,
             parameters=evt.parameters,
             simulate=evt.simulate,
+            submitted_by=evt.submitted_by,
+            submitted_role=evt.submitted_role,
         )
+    if not run.submitted_role and evt.submitted_role:
+        run.submitted_by, run.submitted_role = evt.submitted_by, evt.submitted_role
     try:
         run.schedule(evt.assignment, owner.instance)
     except IllegalTransition as exc:  # cancelled before it was placed: RunFinished already frees the assets

@@ -46,6 +46,8 @@ class WorkerPlan:
     recovery: RecoveryPlan | None
     start_paused: bool
     inputs: RunInputs | None
+    submitted_by: str = ""
+    submitted_role: str = ""
 
 
 async def begin_worker(run_id: str, owner: str, reason: str, uow: UnitOfWork) -> WorkerPlan | None:
@@ -74,6 +76,8 @@ async def begin_worker(run_id: str, owner: str, reason: str, uow: UnitOfWork) ->
         recovery=recovery,
         start_paused=run.pause_requested or run.status == RunStatus.PAUSED,
         inputs=await uow.runs.inputs(run_id),
+        submitted_by=run.submitted_by,
+        submitted_role=run.submitted_role,
     )
 
 

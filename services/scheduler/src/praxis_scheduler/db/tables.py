@@ -42,6 +42,7 @@ runs = sa.Table(
     sa.Column("allow_real_hardware", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
     sa.Column("submitted_by", sa.Text, nullable=False, server_default="anonymous"),
+    sa.Column("submitted_role", sa.Text, nullable=False, server_default=""),
     sa.Column("estimated_duration_s", sa.Float),
     sa.Column("correlation_id", sa.Text),
     sa.Column("status", sa.Text, nullable=False),

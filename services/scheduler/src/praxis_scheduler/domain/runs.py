@@ -36,6 +36,7 @@ class RunRecord:
     allow_real_hardware: bool = False
     priority: int = 0
     submitted_by: str = "anonymous"
+    submitted_role: str = ""
     estimated_duration_s: float | None = None
     correlation_id: str | None = None
     why_waiting: str | None = None

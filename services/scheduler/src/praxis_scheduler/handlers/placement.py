@@ -148,6 +148,8 @@ async def _schedule(state: _Pass, run: RunRecord, placed: Placed, rows: list[Res
             parameters=run.parameters,
             simulate=run.simulate,
             assignment=assignment,
+            submitted_by=run.submitted_by,
+            submitted_role=run.submitted_role,
             **_trace(state, run),
         )
     )

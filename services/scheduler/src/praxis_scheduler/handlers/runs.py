@@ -33,6 +33,7 @@ async def submit_run(cmd: SubmitRun, uow: UnitOfWork, clock: Clock = utc_now, se
             simulate=cmd.simulate,
             priority=cmd.priority,
             submitted_by=cmd.submitted_by,
+            submitted_role=cmd.submitted_role,
             correlation_id=cmd.correlation_id or cmd.run_id,
             causation_id=str(cmd.message_id),
         )

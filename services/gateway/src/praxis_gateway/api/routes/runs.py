@@ -54,7 +54,7 @@ StepsAfter = Annotated[int, Query(ge=0, description="only steps numbered after t
 StepsLimit = Annotated[int, Query(ge=0, le=MAX_STEPS_PAGE, description="at most this many steps (0: none)")]
 
 
-def submission(body: RunCreate, definition: ProtocolDefinition, submitted_by: str) -> SubmitRun:
+def submission(body: RunCreate, definition: ProtocolDefinition, submitted_by: str, role: str = "") -> SubmitRun:
     """The ``SubmitRun`` command for a request, or :class:`ApiError` 422 naming the offending parameter."""
     try:
         parameters = definition.validate_parameters(body.parameters)
@@ -79,6 +79,7 @@ def submission(body: RunCreate, definition: ProtocolDefinition, submitted_by: st
         allow_real_hardware_in_simulation=body.allow_real_hardware_in_simulation,
         priority=body.priority,
         submitted_by=submitted_by,
+        submitted_role=role,
         estimated_duration_s=definition.estimated_duration_s,
         correlation_id=run_id,
     )
@@ -88,7 +89,7 @@ def submission(body: RunCreate, definition: ProtocolDefinition, submitted_by: st
 async def create_run(bus: BusDep, user: CurrentUser, body: RunCreate) -> RunAccepted:
     """Submit a run (queued for the scheduler)."""
     definition = (await bus.ask(GetProtocol(protocol_id=body.protocol_id), ProtocolReply)).definition
-    command = submission(body, definition, user.name)
+    command = submission(body, definition, user.name, user.role)
     await bus.send(command)
     return RunAccepted(id=command.run_id)
 

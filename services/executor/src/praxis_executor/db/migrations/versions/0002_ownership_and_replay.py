@@ -25,6 +25,8 @@ STATEMENTS = [
     "ALTER TABLE executor.runs ADD COLUMN crashes INTEGER DEFAULT 0 NOT NULL",
     "ALTER TABLE executor.runs ADD COLUMN crash_step INTEGER DEFAULT 0 NOT NULL",
     "ALTER TABLE executor.runs ADD COLUMN outputs_size INTEGER DEFAULT 0 NOT NULL",
+    "ALTER TABLE executor.runs ADD COLUMN submitted_by TEXT DEFAULT '' NOT NULL",
+    "ALTER TABLE executor.runs ADD COLUMN submitted_role TEXT DEFAULT '' NOT NULL",
     "CREATE INDEX ix_runs_owner ON executor.runs (owner) WHERE owner IS NOT NULL",
     "ALTER TABLE executor.steps ADD COLUMN error_type TEXT",
     "ALTER TABLE executor.steps ADD COLUMN error_message TEXT",
@@ -72,7 +74,7 @@ def downgrade() -> None:
         op.execute(f"ALTER TABLE executor.steps DROP COLUMN {column}")
     for column in (
         "lease_expires_at", "worker_epoch", "pause_requested", "parked", "recovery", "crashes", "crash_step",
-        "outputs_size",
+        "outputs_size", "submitted_by", "submitted_role",
     ):
         op.execute(f"ALTER TABLE executor.runs DROP COLUMN {column}")
     op.execute("ALTER TABLE executor.runs RENAME COLUMN owner TO worker_instance")
