@@ -124,7 +124,8 @@ class Drill:
         steps: list[dict[str, Any]] = []
         while True:
             response = self.retry(
-                "journal", lambda: self.api.get(f"/api/v1/runs/{run_id}/steps", params={"after": len(steps), "limit": 1000})
+                "journal",
+                lambda: self.api.get(f"/api/v1/runs/{run_id}/steps", params={"after": len(steps), "limit": 1000}),
             )
             page = response.json()
             steps.extend(page["steps"])

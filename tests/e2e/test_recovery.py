@@ -17,7 +17,7 @@ from praxis_testkit.waiting import wait_for_sync
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent / "protocols"
-CYCLES = 60
+CYCLES = 300
 CALLS = 3 + 2 * CYCLES + 1
 
 

@@ -21,8 +21,9 @@ from praxis_testkit.waiting import wait_for_sync
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent / "protocols"
-CYCLES = 80
+CYCLES = 300
 CALLS = 3 + 2 * CYCLES + 1
+LONG = 5000  # long enough to still be running after several control round trips
 ENDED = {"completed", "failed", "cancelled", "needs_operator", "rejected"}
 
 
@@ -37,8 +38,8 @@ def long_mix(replica_stack: Any) -> str:
     return str(response.json()["id"])
 
 
-def submit(api: httpx.Client, protocol_id: str) -> str:
-    response = api.post("/api/v1/runs", json={"protocol_id": protocol_id, "parameters": {"cycles": CYCLES}})
+def submit(api: httpx.Client, protocol_id: str, cycles: int = CYCLES) -> str:
+    response = api.post("/api/v1/runs", json={"protocol_id": protocol_id, "parameters": {"cycles": cycles}})
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
 
@@ -77,7 +78,7 @@ def assert_exactly_once(replica_stack: Any, api: httpx.Client, run_id: str, agen
 def test_control_from_either_replica_reaches_the_owner(
     replica_stack: Any, replica_api: httpx.Client, long_mix: str, find_workers: Any
 ) -> None:
-    run_id = submit(replica_api, long_mix)
+    run_id = submit(replica_api, long_mix, LONG)
     one = OneWorker(find_workers, run_id)
     one.until(lambda: run_of(replica_api, run_id).get("steps_total", 0) >= 5, "the run did not start")
     for _ in range(3):  # each command is consumed by whichever replica pulls it first

@@ -6,7 +6,7 @@ resume after reconnecting with ``?after=<seq>`` and miss nothing.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import Field
 
