@@ -299,3 +299,9 @@ def replica_api(replica_stack: Stack) -> Iterator[httpx.Client]:
 @pytest.fixture
 def agent_calls_fn() -> Callable[[Stack, str], dict[str, Any]]:
     return agent_calls
+
+
+@pytest.fixture(scope="session")
+def boot() -> Callable[..., Stack]:
+    """``boot(nats_url, database_url, work, executors=...)``: a stack of a test module's own."""
+    return boot_stack

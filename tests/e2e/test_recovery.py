@@ -74,3 +74,40 @@ def test_a_graceful_stop_hands_the_run_over_instead_of_failing_it(
     assert_exactly_once(runs, agent_record, run_id)
     statuses = [e["event"].get("status") for e in runs.events(run_id) if e["type"] == "RunStatusChanged"]
     assert "failed" not in statuses
+
+
+def test_a_protocol_that_is_not_deterministic_parks_and_an_operator_ends_it(
+    stack: Any, runs: Any, find_workers: Callable[[str], list[int]], agent_record: Any
+) -> None:
+    protocol = runs.upload(HERE / "nondeterministic.py")
+    run_id = runs.submit(protocol["id"], {"cycles": CYCLES})
+    runs.wait_steps(run_id, 20)
+    for pid in find_workers(run_id):
+        os.kill(pid, signal.SIGKILL)
+    run = runs.wait_status(run_id, {"completed", "failed", "cancelled", "needs_operator"})
+    assert run["status"] == "needs_operator", run
+    parked = run["parked"]
+    assert parked["kind"] == "divergence" and "not deterministic" in parked["reason"], parked
+    assert parked["choices"] == ["retry", "abort"]
+    assert runs.api.post(f"/api/v1/runs/{run_id}/recover", json={"choice": "happened"}).status_code == 422
+    assert runs.api.post(f"/api/v1/runs/{run_id}/pause").status_code == 409
+    assert runs.api.post(f"/api/v1/runs/{run_id}/recover", json={"choice": "abort"}).status_code == 202
+    run = runs.wait_status(run_id, {"cancelled", "completed", "failed"})
+    assert run["status"] == "cancelled" and f"step {parked['step']}" in run["error"], run
+    assert agent_record(run_id)["duplicated"] == []
+    assert runs.api.post(f"/api/v1/runs/{run_id}/recover", json={"choice": "abort"}).status_code == 409
+
+
+def test_a_huge_result_is_kept_apart_and_blocks_nothing(stack: Any, runs: Any, long_mix: str) -> None:
+    protocol = runs.upload(HERE / "big_result.py")
+    run_id = runs.submit(protocol["id"])
+    run = runs.wait_status(run_id, {"completed", "failed", "cancelled", "needs_operator"})
+    assert run["status"] == "completed", run
+    assert run["outputs_inline"] is False and run["outputs_size"] > 8 * 1024 * 1024, run
+    outputs = runs.api.get(f"/api/v1/runs/{run_id}/outputs", timeout=60)
+    assert outputs.status_code == 200
+    assert len(outputs.json()["result"]["readings"]) == 1_000_000
+    events = runs.events(run_id)
+    assert events[-1]["type"] == "RunFinished" and events[-1]["event"]["outputs_inline"] is False
+    follow = runs.submit(long_mix, {"cycles": 2})  # the outbox carries on behind it
+    assert runs.wait_status(follow, {"completed", "failed", "cancelled"})["status"] == "completed"
