@@ -85,7 +85,7 @@ def command_line() -> str:
     env = " ".join(
         f"{k}={shlex.quote(os.environ[k])}" for k in ("PRAXIS_NATS_URL", "PRAXIS_DATABASE_URL") if k in os.environ
     )
-    return " ".join(filter(None, [env, "uv run python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])]))
+    return " ".join(filter(None, [env, ".venv/bin/python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])]))
 
 
 def write_section(name: str, body: str, path: Path = DOCS) -> None:

@@ -12,8 +12,8 @@ Every process runs on uvloop. Servers: ``PRAXIS_NATS_URL`` / ``PRAXIS_DATABASE_U
 nats-server and PostgreSQL (default, durable settings) in temp dirs. Prints one JSON object as the last line and,
 unless ``--no-docs`` (default with ``--quick``), writes the figures to docs/benchmarks.md.
 
-    uv run python bench/bus.py            # full run (~1 min)
-    uv run python bench/bus.py --quick    # smoke run
+    .venv/bin/python bench/bus.py            # full run (~1 min)
+    .venv/bin/python bench/bus.py --quick    # smoke run
 """
 
 from __future__ import annotations

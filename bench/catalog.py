@@ -8,7 +8,7 @@ to show what a restart costs end to end.
 
 Prints one JSON object as its last line and writes the ``catalog`` section of docs/benchmarks.md.
 
-    uv run python bench/catalog.py [--rounds 5] [--queries 500] [--no-docs]
+    .venv/bin/python bench/catalog.py [--rounds 5] [--queries 500] [--no-docs]
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ scheduler, the gateway, and NATS itself (restarted on the same port and store). 
 hardware agent's own record of what it performed, that each call of each run was performed exactly once, and
 from the executor's journal that the run's calls are the undisturbed run's calls.
 
-    uv run python bench/chaos.py --quick     # 2 runs, 6 kills (one of each kind): about a minute
-    uv run python bench/chaos.py             # 6 runs, 24 kills
+    .venv/bin/python bench/chaos.py --quick     # 2 runs, 6 kills (one of each kind): about a minute
+    .venv/bin/python bench/chaos.py             # 6 runs, 24 kills
 
 The last line printed is one JSON object:
 ``{"runs", "kills", "completed", "duplicated_calls", "lost_calls", "parked", ...}``.

@@ -19,8 +19,8 @@ Every process runs on uvloop except where stated. Servers: ``PRAXIS_NATS_URL`` /
 nats-server and PostgreSQL in temp dirs. Prints one JSON object as the last line and, unless ``--no-docs`` (default
 with ``--quick``), writes the figures to docs/benchmarks.md.
 
-    uv run python bench/dispatch.py            # full run (~2-3 min)
-    uv run python bench/dispatch.py --quick    # smoke run (< 1 min)
+    .venv/bin/python bench/dispatch.py            # full run (~2-3 min)
+    .venv/bin/python bench/dispatch.py --quick    # smoke run (< 1 min)
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ find no free asset; bookings/s counts successful bookings.
 Double bookings are counted by the self-join over both tables afterwards. Postgres: ``PRAXIS_DATABASE_URL`` if
 set (a throw-away database is created on it), else a durable cluster of its own (``PgCluster``).
 
-    uv run python bench/reservations.py [--quick]
+    .venv/bin/python bench/reservations.py [--quick]
 
 The last line printed is one JSON object; the figures also go to docs/benchmarks.md.
 """
@@ -317,7 +317,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a short run (fewer requests, one round)")
     args = parser.parse_args()
     requests, rounds = (60, 1) if args.quick else (400, 3)
-    command = "uv run python bench/reservations.py" + (" --quick" if args.quick else "")
+    command = ".venv/bin/python bench/reservations.py" + (" --quick" if args.quick else "")
 
     external = os.environ.get("PRAXIS_DATABASE_URL")
     cluster = None if external else PgCluster(durable=True).start()

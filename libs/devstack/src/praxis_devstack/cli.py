@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         say(f"  NATS      {urls.nats_url}")
         say(f"  Postgres  {urls.database_url}")
         say(f"  logs      {logs}/  (data {_shown(config.devdata)}/)")
-        say(f"Try a protocol:  uv run praxis-dev try {EXAMPLE}")
+        say(f"Try a protocol:  .venv/bin/praxis-dev try {EXAMPLE}")
         say("Press Ctrl-C to stop. A service that exits is restarted (1 s, 2 s, 4 s ... up to 30 s apart).")
         stack.supervise()
 
