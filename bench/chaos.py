@@ -249,11 +249,15 @@ def start_stack(data_dir: Path) -> Any:
         os.environ.pop(name, None)  # the drill restarts NATS: it must be its own
     stack = DevStack(DevConfig.from_env(env, root=ROOT), policy=RestartPolicy(initial_delay=0.5, max_delay=5.0))
     stack.check_ports(with_gateway=True)
-    stack.start_servers()
-    stack.migrate()
-    stack.start_services()
-    stack.wait_healthy(deadline=120)
-    stack.supervise_in_background(poll=0.2)
+    try:
+        stack.start_servers()
+        stack.migrate()
+        stack.start_services()
+        stack.wait_healthy(deadline=120)
+        stack.supervise_in_background(poll=0.2)
+    except BaseException:
+        stack.stop()  # whatever started before the failure must not outlive the drill
+        raise
     return stack
 
 
