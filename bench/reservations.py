@@ -1,4 +1,4 @@
-"""Reservation booking throughput: the scheduler's booking path vs the raw Postgres pattern of INFRA.md.
+"""Reservation booking throughput: the scheduler's booking path vs the raw lock-first Postgres pattern.
 
 Both run on the same database in the same process, one after the other, with the same workload: 8 clients,
 each request a random 1-3 h window in a 200 h horizon on one of 20 assets. Capacity runs out, so many requests
@@ -10,7 +10,8 @@ find no free asset; bookings/s counts successful bookings.
   23P01/40P01/"all free candidates locked". Also measured through a SQLAlchemy session per booking (``book``),
   as a handler's unit of work runs it.
 * raw: plain asyncpg, own tables: ``SELECT lowest free asset ... FOR UPDATE SKIP LOCKED`` then ``INSERT``, with the
-  constraint, retries on 23P01/40P01 and on "free assets exist but all are locked" (INFRA.md's lock+excl).
+  constraint, retries on 23P01/40P01 and on "free assets exist but all are locked" (the "lock + constraint"
+  variant of docs/scheduler.md, Booking).
 
 Double bookings are counted by the self-join over both tables afterwards. Postgres: ``PRAXIS_DATABASE_URL`` if
 set (a throw-away database is created on it), else a durable cluster of its own (``PgCluster``).
@@ -286,7 +287,7 @@ def write_doc(result: dict[str, object], command: str, requests: int, rounds: in
             "| figure | value |",
             "|---|---|",
             f"| scheduler path, bookings/s | {result['bookings_per_s']} |",
-            f"| raw lock+excl (INFRA.md), bookings/s | {result['raw_bookings_per_s']} |",
+            f"| raw lock+excl (docs/scheduler.md, Booking), bookings/s | {result['raw_bookings_per_s']} |",
             f"| ratio (goal >= 0.6) | {result['ratio']} |",
             f"| double bookings (self-join, both tables) | {result['double_bookings']} |",
             f"| same path through a SQLAlchemy session per booking (as the BookReservation handler runs it), "
@@ -301,7 +302,7 @@ def write_doc(result: dict[str, object], command: str, requests: int, rounds: in
             "retry loop that `book()` runs for the handlers on their session's connection. The session figure adds",
             "what every handler pays for its unit of work: SQLAlchemy's session and execution layer (no pre-ping:",
             "servicekit's engine dropped it), most of it client CPU on this 2-core machine.",
-            "Same machine, same database, same run; the machine is noisy (INFRA.md: 10-40 % between runs).",
+            "Same machine, same database, same run; the machine is noisy (2 shared cores: 10-40 % between runs).",
             END,
         ]
     )

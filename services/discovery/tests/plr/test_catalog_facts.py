@@ -1,4 +1,7 @@
-"""Facts about pylabrobot 0.2.2 measured by hand in PLR.md that the static catalog must reproduce."""
+"""Facts about pylabrobot 0.2.2, established by running it, that the static catalog must reproduce.
+
+The facts and how they were found: docs/discovery.md, "Facts about PyLabRobot 0.2.2 this catalog relies on".
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ pytestmark = pytest.mark.skipif(
     reason="facts measured for pylabrobot 0.2.2",
 )
 
-# PLR.md §5: USB VID:PID literal in the source.
+# USB VID:PID written as literals in the 0.2.2 source (docs/discovery.md, USB ids).
 USB_IDS = {
     "pylabrobot.liquid_handling.backends.hamilton.STAR_backend.STARBackend": ["08AF:8000"],
     "pylabrobot.liquid_handling.backends.hamilton.vantage_backend.VantageBackend": ["08AF:8003"],
@@ -66,7 +69,7 @@ def test_four_deprecated_aliases_point_at_their_replacement(static_catalog: Cata
 
 
 def test_only_two_simulated_backends_need_an_extra(static_catalog: Catalog) -> None:
-    """PLR.md §2: 18 of 20 simulated backends run without extras; the Cytomat and tilt-module chatterboxes
+    """With no extras, 18 of 20 simulated backends ran setup/stop; the Cytomat and tilt-module chatterboxes
     inherit constructors that demand pyserial."""
     needing = {b.name: [r.module for r in b.requires] for b in static_catalog.backends if b.simulated and b.requires}
     assert needing == {"CytomatChatterbox": ["serial"], "HamiltonTiltModuleChatterboxBackend": ["serial"]}
@@ -141,7 +144,7 @@ def test_short_import_paths(static_catalog: Catalog) -> None:
     paths = {e.name: e.import_path for e in [*static_catalog.frontends, *static_catalog.backends]}
     assert paths["LiquidHandler"] == "pylabrobot.liquid_handling.LiquidHandler"
     assert paths["LiquidHandlerChatterboxBackend"] == "pylabrobot.liquid_handling.LiquidHandlerChatterboxBackend"
-    # not re-exported by any package (PLR.md §2.2): the defining module is the path
+    # not re-exported by any package in 0.2.2: the defining module is the path
     assert paths["STARChatterboxBackend"] == (
         "pylabrobot.liquid_handling.backends.hamilton.STAR_chatterbox.STARChatterboxBackend"
     )

@@ -10,8 +10,8 @@ from typing import Any
 
 from praxis_discovery.catalog import Catalog
 
-EXPECTED_FRONTENDS = 28  # PLR.md §2.1, for pylabrobot 0.2.2
-EXPECTED_BACKENDS = 100  # PLR.md §2.2
+EXPECTED_FRONTENDS = 28  # pylabrobot 0.2.2 (docs/discovery.md, Facts about PyLabRobot 0.2.2)
+EXPECTED_BACKENDS = 100  # pylabrobot 0.2.2, same section
 
 
 def _differences(

@@ -2,8 +2,9 @@
 and star imports to the module that *defines* a name, and computes class MROs from resolved bases.
 
 libcst's ``FullyQualifiedNameProvider`` stops at re-exports (``pylabrobot.shaking.Shaker``) and is ~15x slower
-(PLR.md §4.3); this resolver reaches ``pylabrobot.shaking.shaker.Shaker``. Results for names outside the package
-are returned as the dotted external path (``abc.ABC``), builtins as ``builtins.<name>``.
+(docs/discovery.md, Facts about PyLabRobot 0.2.2); this resolver reaches ``pylabrobot.shaking.shaker.Shaker``.
+Results for names outside the package are returned as the dotted external path (``abc.ABC``), builtins as
+``builtins.<name>``.
 """
 
 from __future__ import annotations

@@ -22,8 +22,9 @@ from praxis_discovery.catalog.usb import UsbIds
 MACHINE = "pylabrobot.machines.machine.Machine"
 BACKEND = "pylabrobot.machines.backend.MachineBackend"
 
-#: PLR.md §2.2: "simulated" is known only from the name. Non-backend look-alikes (``ChatterBoxBackend``) are
-#: excluded because only MachineBackend subclasses are considered at all.
+#: PLR marks nothing as simulated: the name is the only sign (docs/discovery.md, Facts about PyLabRobot 0.2.2).
+#: Non-backend look-alikes (``ChatterBoxBackend``) are excluded because only MachineBackend subclasses are
+#: considered at all.
 SIMULATED_NAME = re.compile(r"Chatterbox|Simulator")
 
 

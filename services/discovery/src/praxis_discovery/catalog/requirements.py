@@ -5,8 +5,8 @@ when a device is built or set up. So a backend needs package P when the ``__init
 runs for it (following ``super()`` chains through the MRO) reads a name bound by P's guard block, or when a
 component it builds in ``__init__`` does: ``STARBackend`` builds ``pylabrobot.io.usb.USB`` and its ``setup`` calls
 ``self.io.setup()``, whose body checks ``USE_USB``. ``STARChatterboxBackend`` builds the same ``USB`` but its own
-``setup`` never opens it, so it needs nothing (matching PLR.md §2: 18 of 20 simulated backends run without
-extras; ``CytomatChatterbox`` inherits an ``__init__`` that demands pyserial).
+``setup`` never opens it, so it needs nothing (matching what running them showed: 18 of 20 simulated backends
+run without extras; ``CytomatChatterbox`` inherits an ``__init__`` that demands pyserial; docs/discovery.md).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Resource classes (``Resource`` subclasses that are not machines) and resource factory functions.
 
 A factory is a public module-level function whose return annotation resolves to a resource class, or -- for
-the 54 unannotated Cytomat/Liconic racks -- a function taking only ``name`` whose ``return`` builds one
-(PLR.md §2.3). Its *kind* is the nearest generic class in the hierarchy: ``TecanPlate`` -> ``Plate``,
-``HamiltonSTARDeck`` -> ``Deck``. Functions returning frontends (``inheco_thermoshake() -> HeaterShaker``) are
-frontend factories, not resources.
+the 54 unannotated Cytomat/Liconic racks of pylabrobot 0.2.2 (docs/discovery.md, Facts about PyLabRobot
+0.2.2) -- a function taking only ``name`` whose ``return`` builds one. Its *kind* is the nearest generic class
+in the hierarchy: ``TecanPlate`` -> ``Plate``, ``HamiltonSTARDeck`` -> ``Deck``. Functions returning frontends
+(``inheco_thermoshake() -> HeaterShaker``) are frontend factories, not resources.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""USB vendor/product ids that are literal in the PLR source (PLR.md §5), normalised to ``VVVV:PPPP``.
+"""USB vendor/product ids that are literal in the PLR source, normalised to ``VVVV:PPPP``.
+
+For pylabrobot 0.2.2 that is 14 devices (docs/discovery.md, Facts about PyLabRobot 0.2.2).
 
 Ids appear in four shapes: keyword arguments of a transport call (``USB(id_vendor=0x08AF, ...)``), parameter
 defaults (``vid: int = 0x0403``), class constants (``VENDOR_ID = 0x0C47``, ``SUPPORTED_USB_IDS = {(v, p)}``) and

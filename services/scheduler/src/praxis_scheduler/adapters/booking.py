@@ -1,6 +1,7 @@
 """The booking path: reservations that never double-book, all or nothing, for a set of assets or any one of several.
 
-Booking follows INFRA.md's measured pattern, in the caller's transaction (a SAVEPOINT per attempt by default):
+Booking follows the measured pattern described in docs/scheduler.md (Booking), in the caller's transaction
+(a SAVEPOINT per attempt by default):
 
 1. lock the asset rows in asset-id order (every booker of a multi-asset set locks in the same order, so
    bookers queue behind each other instead of deadlocking). ``FOR NO KEY UPDATE``: it conflicts with itself,
@@ -95,7 +96,7 @@ class Booking:
     run holds a short lease but must not be started into a calendar booking its expected duration reaches."""
     any_of: bool = False
     """Book only one of ``asset_ids``: the first, in id order, that is free for the window and that no other
-    booker is locking right now (``SKIP LOCKED``, INFRA.md's lock+excl pattern), rather than all of them."""
+    booker is locking right now (``SKIP LOCKED``, as in docs/scheduler.md, Booking), rather than all of them."""
 
 
 async def book(
@@ -180,8 +181,8 @@ _LOCK_SQL = """
 """
 
 # Re-check and insert in one statement: its snapshot is taken after the lock statement returned, so it sees
-# whatever the previous lock holder committed (the "re-check in a new statement" of INFRA.md), and it inserts
-# every row or none.
+# whatever the previous lock holder committed (the "re-check in a new statement" of docs/scheduler.md, Booking),
+# and it inserts every row or none.
 _INSERT_IF_FREE_SQL = """
     INSERT INTO scheduler.reservations
         (id, asset_id, principal_id, during, owner_kind, owner, purpose, created_at)

@@ -6,8 +6,8 @@
   (``bench/machine``) or a resource on a machine's deck (``bench/machine/resource``); asset rows are what a
   booking locks, so they are never deleted (an asset that disappears is marked ``present = false``).
 * ``reservations``: time windows on assets. The exclusion constraint is the guarantee that two active
-  reservations of one asset never overlap; the lock-first pattern in ``adapters/reservations.py`` keeps
-  concurrent bookers from deadlock-storming on it (INFRA.md).
+  reservations of one asset never overlap; the lock-first pattern in ``adapters/booking.py`` keeps
+  concurrent bookers from deadlock-storming on it (docs/scheduler.md, Booking).
 * ``force_releases``: the audit trail of administrative releases.
 """
 
