@@ -153,32 +153,24 @@ class TestFailuresAndControl:
 
 
 class TestAgentIdempotency:
-    def test_a_redelivered_command_is_performed_once(self, stack, unique_id: str) -> None:
-        run_id = f"idem-{unique_id}"
+    """The agent performs a key once, for a run the scheduler really placed; a made-up run may not use the bench."""
 
-        async def twice() -> tuple[MachineCallResult, MachineCallResult]:
-            nc = await nats.connect(stack.env["PRAXIS_NATS_URL"])
-            try:
-                deck = LoadRunDeck(bench_id="sim-bench-1", run_id=run_id)  # the agent refuses runs without one
-                ack = Ack.model_validate_json(
-                    (await nc.request(subject_of(deck), deck.model_dump_json().encode(), timeout=10)).data
-                )
-                assert ack.ok, ack.detail
-                call = MachineCall(bench_id="sim-bench-1", run_id=run_id, sequence=1, machine="reader", method="open")
-                results = []
-                for _ in range(2):
-                    msg = await nc.request(subject_of(call), call.model_dump_json().encode(), timeout=10)
-                    results.append(MachineCallResult.model_validate_json(msg.data))
-                return results[0], results[1]
-            finally:
-                await nc.close()
+    @staticmethod
+    async def _ask(stack, *messages: LoadRunDeck | MachineCall) -> list[Ack | MachineCallResult]:
+        nc = await nats.connect(stack.env["PRAXIS_NATS_URL"])
+        try:
+            replies: list[Ack | MachineCallResult] = []
+            for message in messages:
+                reply_type = Ack if isinstance(message, LoadRunDeck) else MachineCallResult
+                msg = await nc.request(subject_of(message), message.model_dump_json().encode(), timeout=10)
+                replies.append(reply_type.model_validate_json(msg.data))
+            return replies
+        finally:
+            await nc.close()
 
-        first, second = asyncio.run(twice())
-        assert not first.replayed
-        assert first.ok, first
-        assert second.replayed, "the second delivery touched the device again"
-        assert second.result == first.result and second.ok == first.ok
-        # and the agent's own record (read by its `calls` command, no NATS) says the device acted once
+    @staticmethod
+    def _record(stack, run_id: str) -> dict[str, Any]:
+        """The agent's own record (read by its `calls` command, no NATS)."""
         state_dir = stack.env.get("PRAXIS_AGENT_STATE_DIR", str(ROOT / ".devdata" / "agent"))
         done = subprocess.run(
             [
@@ -198,8 +190,46 @@ class TestAgentIdempotency:
             cwd=ROOT,
         )
         assert done.returncode == 0, done.stderr
-        record = json.loads(done.stdout)["runs"][run_id]
-        assert record == {"performed": 1, "duplicated": [], "unknown": [], "max_sequence": 1}
+        return dict(json.loads(done.stdout)["runs"].get(run_id, {}))
+
+    def test_a_made_up_run_is_refused(self, stack, unique_id: str) -> None:
+        run_id = f"idem-{unique_id}"
+        deck = LoadRunDeck(bench_id="sim-bench-1", run_id=run_id)
+        call = MachineCall(bench_id="sim-bench-1", run_id=run_id, sequence=1, machine="reader", method="open")
+        ack, result = asyncio.run(self._ask(stack, deck, call))
+        assert not ack.ok and ack.error_type == "RunDoesNotHoldMachine", ack
+        assert not result.ok and result.error_type == "RunDoesNotHoldMachine", result
+        assert f"run {run_id} holds no reservation of sim-bench-1/reader" in (result.error or "")
+        assert self._record(stack, run_id) == {}, "a refused call left a trace in the agent's record"
+
+    def test_a_redelivered_command_is_performed_once(self, stack, api: httpx.Client) -> None:
+        # a run the scheduler placed on the liquid handler, paused so that its own calls stand still
+        run_id = submit(api, upload(api, HERE / "long_mix.py")["id"])
+        wait_for_sync(lambda: len(api.get(f"/api/v1/runs/{run_id}").json().get("steps") or []) >= 1, timeout=60)
+        assert api.post(f"/api/v1/runs/{run_id}/pause").status_code == 202
+        wait_status(api, run_id, {"paused"})
+        before = self._record(stack, run_id)
+        # a key far past the run's own sequences; epoch 1 is the run's first worker (a lower one is stale)
+        call = MachineCall(
+            bench_id="sim-bench-1",
+            run_id=run_id,
+            sequence=1_000_000,
+            machine="lh",
+            method="request_tip_presence",
+            epoch=1,
+        )
+        try:
+            first, second = asyncio.run(self._ask(stack, call, call))
+            after = self._record(stack, run_id)
+        finally:
+            api.post(f"/api/v1/runs/{run_id}/cancel")
+        assert first.ok and not first.replayed, first
+        assert second.replayed, "the second delivery touched the device again"
+        assert second.result == first.result and second.ok == first.ok
+        # and the agent's own record says the device acted once
+        assert after["performed"] == before["performed"] + 1, (before, after)
+        assert after["duplicated"] == [] and after["unknown"] == [] and after["max_sequence"] == 1_000_000
+        assert wait_status(api, run_id, {"cancelled", "completed", "failed"})["status"] == "cancelled"
 
 
 class TestPlacement:

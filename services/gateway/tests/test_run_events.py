@@ -1,19 +1,26 @@
-"""``WS /api/v1/runs/{id}/events``: backlog then live, in seq order, no gaps, no duplicates, close after finish."""
+"""``WS /api/v1/runs/{id}/events``: backlog then live, in seq order, no gaps, no duplicates, close after finish;
+frames forged on the bus are never shown and never close a client."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import nats
 import pytest
 import websockets
+from nats.aio.client import Client
+from prometheus_client import REGISTRY
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosedError
 
-from praxis_contracts.executor import GetRunEvents
+from praxis_contracts.executor import GetRunEvents, RunFinished
+from praxis_contracts.registry import subject_of
 from praxis_contracts.runs import RunStatus
+from praxis_testkit.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -160,3 +167,89 @@ class TestRunEventStream:
         assert frames == []
         assert ws.close_code == 1011
         assert "get_run" in (ws.close_reason or "")
+
+
+def dropped(reason: str) -> float:
+    return REGISTRY.get_sample_value("praxis_gateway_ws_frames_dropped_total", {"reason": reason}) or 0.0
+
+
+@pytest.fixture
+async def forger(nats_url: str) -> AsyncIterator[Client]:
+    """Anyone on the bus: a client of its own that publishes on the executor's event subjects."""
+    client = await nats.connect(nats_url)
+    yield client
+    await client.drain()
+
+
+async def forge(client: Client, subject: str, payload: dict[str, Any] | bytes, type_name: str | None = None) -> None:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    await client.publish(subject, data, headers={"Praxis-Type": type_name} if type_name else None)
+    await client.flush()
+
+
+class TestForgedEvents:
+    async def test_a_forged_final_event_is_neither_shown_nor_closes_the_socket(
+        self, live_gateway: Any, fake_executor: Any, forger: Client
+    ) -> None:
+        address = await live_gateway()
+        executor = await fake_executor()
+        await executor.emit(executor.step(1), executor.step(2))
+        ws = await connect(address, executor.run_id)
+        first = await receive(ws, 2)
+        pages = len(executor.fakes.queries(GetRunEvents))
+
+        fake_end = RunFinished(run_id=executor.run_id, seq=3, status=RunStatus.FAILED, error="forged")
+        await forge(forger, subject_of(fake_end), fake_end.model_dump(mode="json"), "RunFinished")
+        await wait_for(lambda: len(executor.fakes.queries(GetRunEvents)) > pages, message="the gateway asked the store")
+        await executor.emit(executor.step(3), executor.step(4), executor.finished(5))
+        rest = await receive_until_closed(ws)
+
+        assert seqs(first + rest) == [1, 2, 3, 4, 5]
+        assert [f["type"] for f in rest] == ["StepCompleted", "StepCompleted", "RunFinished"]
+        assert rest[-1]["event"]["status"] == "completed" and rest[-1]["event"]["error"] is None
+        assert ws.close_code == 1000
+
+    async def test_inconsistent_frames_are_dropped_and_counted_and_the_real_ones_follow(
+        self, live_gateway: Any, fake_executor: Any, forger: Client
+    ) -> None:
+        address = await live_gateway(ws_gap_timeout_s=0.5)
+        executor = await fake_executor()
+        await executor.emit(executor.step(1), executor.step(2))
+        ws = await connect(address, executor.run_id)
+        first = await receive(ws, 2)
+        reasons = ("unconfirmed", "invalid", "type_mismatch", "unknown_subject")
+        before = {reason: dropped(reason) for reason in reasons}
+        forged_step = executor.step(3).model_copy(update={"args": {"vols": [999.0]}})
+        subject = subject_of(forged_step)
+
+        await forge(forger, subject, executor.step(100).model_dump(mode="json"), "StepCompleted")  # far ahead
+        await forge(forger, subject, {"run_id": executor.run_id, "seq": 3})  # not a StepCompleted
+        await forge(forger, subject, forged_step.model_dump(mode="json"), "RunFinished")  # says another type
+        await forge(forger, "praxis.executor.evt.run_exploded.v1", {"run_id": executor.run_id, "seq": 3})
+        await forge(forger, subject, b"not json")
+        await wait_for(
+            lambda: all(dropped(r) >= before[r] + (2 if r == "invalid" else 1) for r in reasons),
+            message="every forged frame was dropped and counted",
+        )
+        await executor.emit(executor.step(3), executor.finished(4))
+        rest = await receive_until_closed(ws)
+
+        assert seqs(first + rest) == [1, 2, 3, 4]
+        assert rest[0]["event"]["args"] == {"vols": [3.0]}  # the executor's step 3, not the forged one
+        assert ws.close_code == 1000
+
+    async def test_a_final_event_the_store_confirms_closes_the_socket(
+        self, live_gateway: Any, fake_executor: Any
+    ) -> None:
+        address = await live_gateway()
+        executor = await fake_executor()
+        await executor.emit(executor.step(1))
+        ws = await connect(address, executor.run_id)
+        first = await receive(ws, 1)
+        pages = len(executor.fakes.queries(GetRunEvents))
+
+        await executor.emit(executor.finished(2))
+        rest = await receive_until_closed(ws)
+
+        assert seqs(first + rest) == [1, 2] and ws.close_code == 1000
+        assert len(executor.fakes.queries(GetRunEvents)) > pages  # the store was asked before closing

@@ -118,6 +118,8 @@ class CallRefusal(StrEnum):
     """The key was performed with a different machine, method or arguments (a replay that diverged)."""
     RUN_DECK_MISSING = "RunDeckMissing"
     """The agent holds no deck for the run (it restarted): send ``LoadRunDeck`` again, then the same call."""
+    NOT_HELD = "RunDoesNotHoldMachine"
+    """The run holds no current reservation of the machine (never had one, or it was released): it must not act."""
 
 
 class MachineCallResult(Reply):

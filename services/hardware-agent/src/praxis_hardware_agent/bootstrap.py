@@ -1,15 +1,22 @@
-"""The agent's composition root: bench config + call record -> PLR runtime -> NATS routes, heartbeats, sweeps."""
+"""The agent's composition root: bench config + call record + holdings -> PLR runtime -> NATS routes, heartbeats,
+sweeps."""
 
 from __future__ import annotations
 
 import argparse
 import functools
+import logging
 from pathlib import Path
 
 from praxis_hardware_agent import __version__
 from praxis_hardware_agent.config import Settings
 from praxis_servicekit.periodic import every
 from praxis_servicekit.service import ServiceContext, ServiceSpec, StartupError, Wiring
+
+log = logging.getLogger(__name__)
+
+HOLDINGS_CHECK_S = 1.0
+"""How often the holdings feed checks whether a snapshot is due (first one failed, reconnect, ``resync_s``)."""
 
 
 def build(settings: Settings | None = None) -> ServiceSpec:
@@ -41,6 +48,7 @@ def add_serve_args(parser: argparse.ArgumentParser) -> None:
 
 
 async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
+    from praxis_hardware_agent.adapters.holdings_feed import HoldingsFeed
     from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
     from praxis_hardware_agent.adapters.sqlite_calls import SqliteCallStore, StateFileError, state_file
     from praxis_hardware_agent.entrypoints.bench_bus import BenchBus
@@ -51,14 +59,32 @@ async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
         store = SqliteCallStore.open(state_file(settings.state_dir, settings.bench_id), sync=settings.state_sync)
     except StateFileError as exc:
         raise StartupError(str(exc)) from exc
+    feed = (
+        HoldingsFeed(
+            ctx.nc,
+            settings.bench_id,
+            query_timeout_s=settings.holdings_query_timeout_s,
+            resync_s=settings.holdings_resync_s,
+        )
+        if settings.enforce_holdings
+        else None
+    )
     try:
         runtime = BenchRuntime.from_file(
-            settings.config, bench_id=settings.bench_id, store=store, inflight_wait_s=settings.call_inflight_wait_s
+            settings.config,
+            bench_id=settings.bench_id,
+            store=store,
+            inflight_wait_s=settings.call_inflight_wait_s,
+            holdings=feed,
         )
     except (ValueError, OSError) as exc:
         store.close()
         raise StartupError(f"bench config {settings.config} is invalid: {exc}") from exc
     await runtime.setup()
+    if feed is not None:  # subscribed and (if the scheduler answers) synced before the first call is served
+        await feed.start()
+    else:
+        log.warning("bench %s: holdings are not enforced; any run may act on its machines", settings.bench_id)
     bus = BenchBus(runtime, ctx.js, runtime.bench_id, __version__)
     await bus.announce()
 
@@ -73,14 +99,19 @@ async def wire(ctx: ServiceContext, settings: Settings) -> Wiring:
         # runtime refuses it); every commit is already durable, and the process exit closes the file.
         await bus.offline("agent stopped")
         await runtime.stop()
+        if feed is not None:
+            await feed.stop()
 
-    return Wiring(
-        queries=bus.routes(),
-        tasks=[
-            every(settings.heartbeat_s, heartbeat),
-            every(settings.announce_every_s, bus.announce),
-            every(settings.state_sweep_s, sweep),
-        ],
-        on_stop=[shutdown],
-        health_details=lambda: {"bench_id": runtime.bench_id, **runtime.machine_status()},
-    )
+    tasks = [
+        every(settings.heartbeat_s, heartbeat),
+        every(settings.announce_every_s, bus.announce),
+        every(settings.state_sweep_s, sweep),
+    ]
+    if feed is not None:
+        tasks.append(every(HOLDINGS_CHECK_S, feed.maintain))
+
+    def health() -> dict[str, str]:
+        holdings = feed.status() if feed is not None else {"holdings": "not enforced"}
+        return {"bench_id": runtime.bench_id, **runtime.machine_status(), **holdings}
+
+    return Wiring(queries=bus.routes(), tasks=tasks, on_stop=[shutdown], health_details=health)

@@ -29,6 +29,17 @@ class Settings(ServiceSettings):
     call_inflight_wait_s: float = Field(
         default=4.0, gt=0, description="how long a repeat waits for the first attempt before answering InProgress"
     )
+    enforce_holdings: bool = Field(
+        default=True,
+        description="perform a run's calls only on machines the scheduler has reserved for it; off only for a "
+        "bench no scheduler places runs on (a bench driven by hand)",
+    )
+    holdings_query_timeout_s: float = Field(
+        default=2.0, gt=0, description="how long to wait for the scheduler's reservation list"
+    )
+    holdings_resync_s: float = Field(
+        default=30.0, gt=0, description="how often the holdings are re-read from the scheduler (and after reconnects)"
+    )
 
     @field_validator("state_sync", mode="before")
     @classmethod

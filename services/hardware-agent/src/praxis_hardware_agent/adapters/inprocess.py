@@ -5,6 +5,8 @@ For tests and local dry runs only: the executor's worker accepts any object with
 Every message goes through a JSON round trip, as it would on the wire, so a payload that NATS could not carry
 fails here too. Each bench keeps its call record in SQLite ``:memory:`` (the rules are the agent's: a run must
 load its deck before its first call, a repeated key is answered from the record), and it ends with the process.
+No scheduler places runs on these benches, so holdings are not enforced: any run id may act (the agent's
+``serve`` enforces them, see :mod:`praxis_hardware_agent.adapters.holdings_feed`).
 """
 
 from __future__ import annotations

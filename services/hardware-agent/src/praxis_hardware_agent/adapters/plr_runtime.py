@@ -2,8 +2,10 @@
 
 ``perform`` never raises for a bad call: every failure (refused, undecodable, the device raised) becomes
 ``ok=False`` with the error's type and message, because the worker is waiting for an answer and a NATS handler
-that raises gives it only a timeout. What the agent did with every idempotency key is kept in a durable call
-record (:class:`~praxis_hardware_agent.domain.call_record.CallStore`), written before the reply; see
+that raises gives it only a timeout. With a :class:`~praxis_hardware_agent.domain.holdings.HoldingsCheck` (the
+agent's ``serve``), only a run that holds a machine may load a deck for it or act on it. What the agent did with
+every idempotency key is kept in a durable call record
+(:class:`~praxis_hardware_agent.domain.call_record.CallStore`), written before the reply; see
 :meth:`BenchRuntime.perform` for the guarantees.
 """
 
@@ -37,6 +39,7 @@ from praxis_hardware_agent.adapters.mirror import MachineMirror, live_mirror, mi
 from praxis_hardware_agent.adapters.quiet import stdout_to_log
 from praxis_hardware_agent.adapters.sqlite_calls import SqliteCallStore
 from praxis_hardware_agent.domain.call_record import (
+    CallState,
     CallStore,
     StoredCall,
     call_digest,
@@ -46,6 +49,7 @@ from praxis_hardware_agent.domain.call_record import (
     stale_worker,
 )
 from praxis_hardware_agent.domain.errors import MachineCallRefused, MethodNotAllowed, UnknownMachine
+from praxis_hardware_agent.domain.holdings import HoldingsCheck
 from praxis_hardware_agent.metrics import CALL_REFUSALS
 from praxis_plrbridge.bench_config import (
     BenchConfig,
@@ -66,7 +70,11 @@ Mirrors = dict[str, MachineMirror]
 
 
 class BenchRuntime:
-    """One bench: its machines built from the config, per-run mirrors, and machine calls performed at most once."""
+    """One bench: its machines built from the config, per-run mirrors, and machine calls performed at most once.
+
+    ``holdings`` None means every run may act (benches inside a test process, which no scheduler places runs
+    on); the agent's ``serve`` passes its live view of the scheduler's reservations.
+    """
 
     def __init__(
         self,
@@ -77,8 +85,10 @@ class BenchRuntime:
         max_runs: int = 32,
         inflight_wait_s: float = 4.0,
         memory_capacity: int = 10_000,
+        holdings: HoldingsCheck | None = None,
     ) -> None:
         self.config = config
+        self.holdings = holdings
         self.machines: dict[str, Machine] = dict(machines) if machines is not None else build_bench(config)
         self.simulated = simulated_machines(config, self.machines)
         self.status: dict[str, str] = {name: "offline" for name in self.machines}
@@ -101,12 +111,13 @@ class BenchRuntime:
         bench_id: str | None = None,
         store: CallStore | None = None,
         inflight_wait_s: float = 4.0,
+        holdings: HoldingsCheck | None = None,
     ) -> BenchRuntime:
         """Build from a bench YAML; ``bench_id`` (the agent's setting) overrides the file's."""
         config = load_bench_config(path)
         if bench_id and bench_id != config.bench_id:
             config = parse_bench_config({**config.model_dump(), "bench_id": bench_id}, str(path))
-        return cls(config, store=store, inflight_wait_s=inflight_wait_s)
+        return cls(config, store=store, inflight_wait_s=inflight_wait_s, holdings=holdings)
 
     @property
     def bench_id(self) -> str:
@@ -197,11 +208,18 @@ class BenchRuntime:
     # ------------------------------------------------------------------------------------------ runs
 
     async def load_run_deck(self, cmd: LoadRunDeck) -> Ack:
-        """Mirror the worker's deck for ``cmd.run_id``; replaces an earlier load of the same run. A worker of an
-        older epoch than one seen for the run is refused (it was replaced and must not steer the bench)."""
+        """Mirror the worker's deck for ``cmd.run_id``; replaces an earlier load of the same run. A run that does
+        not hold every machine of the deck (none named: anything on this bench) is refused ``NOT_HELD`` before
+        anything of it is remembered; a worker of an older epoch than one seen for the run is refused (it was
+        replaced and must not steer the bench)."""
         reply = {"causation_id": str(cmd.message_id)}
         try:
             self._check_bench(cmd.bench_id)
+            not_held = await self._not_held(cmd.run_id, list(cmd.machines))
+            if not_held is not None:
+                CALL_REFUSALS.labels(self.bench_id, CallRefusal.NOT_HELD.value).inc()
+                log.info("bench %s: refused LoadRunDeck: %s", self.bench_id, not_held)
+                return Ack(ok=False, detail=not_held, error_type=CallRefusal.NOT_HELD, **reply)
             stale = self._fence(cmd.run_id, cmd.epoch)
             if stale is not None:
                 log.info("bench %s: refused LoadRunDeck: %s", self.bench_id, stale)
@@ -229,13 +247,15 @@ class BenchRuntime:
     async def perform(self, call: MachineCall) -> MachineCallResult:
         """Perform ``call`` on its machine at most once per idempotency key, or say why not.
 
-        In order: a worker older (``epoch``) than one seen for the run is refused ``StaleWorker``. A key already
-        recorded as done is answered from the record (``replayed=True``) if it is the same action (machine,
-        method, args), else refused ``IdempotencyConflict``. A key that is still running in this process is
-        waited for (``inflight_wait_s``), then answered with its result or refused ``InProgress``. A key an
-        earlier agent process *started* on a real instrument and never finished is refused ``OutcomeUnknown``
-        unless ``perform_if_unknown``. A run without a deck loaded in this process is refused ``RunDeckMissing``.
-        Refusals are not recorded and nothing acted.
+        In order: a new key (not done in the record, not running) of a run that does not hold ``call.machine``
+        is refused ``NOT_HELD`` (a done key is still answered from the record after the run's release: the
+        device does not act again). A worker older (``epoch``) than one seen for the run is refused
+        ``StaleWorker``. A key already recorded as done is answered from the record (``replayed=True``) if it is
+        the same action (machine, method, args), else refused ``IdempotencyConflict``. A key that is still
+        running in this process is waited for (``inflight_wait_s``), then answered with its result or refused
+        ``InProgress``. A key an earlier agent process *started* on a real instrument and never finished is
+        refused ``OutcomeUnknown`` unless ``perform_if_unknown``. A run without a deck loaded in this process is
+        refused ``RunDeckMissing``. Refusals are not recorded and nothing acted.
 
         Otherwise it is performed: for a real machine the intent is recorded durably *before* the backend is
         invoked (a crash during the action leaves the key ``started``: unknown, never silently repeated); then
@@ -249,6 +269,10 @@ class BenchRuntime:
             return self._failure(call, exc)
         if self._stopped:
             return self._refuse(call, CallRefusal.IN_PROGRESS, f"bench {self.bench_id}'s agent is stopping; ask again")
+        if not self._answered_by_record(call):
+            not_held = await self._not_held(call.run_id, [call.machine])
+            if not_held is not None:  # checked before the fence, so a forged run leaves no trace in the record
+                return self._refuse(call, CallRefusal.NOT_HELD, not_held)
         stale = self._fence(call.run_id, call.epoch)
         if stale is not None:
             return self._refuse(call, CallRefusal.STALE_WORKER, stale)
@@ -273,6 +297,16 @@ class BenchRuntime:
                 "(it restarted, or the run ended): send LoadRunDeck, then the same call again",
             )
         return await self._perform_once(call, StoredCall.intent(call, digest, time.time()), mirrors)
+
+    def _answered_by_record(self, call: MachineCall) -> bool:
+        """Is ``call``'s key running or done here? Then the answer comes from the record, not from the device."""
+        if call.idempotency_key in self._inflight:
+            return True
+        known = self._known(call.idempotency_key)
+        return known is not None and known.state is CallState.DONE
+
+    async def _not_held(self, run_id: str, machines: list[str]) -> str | None:
+        return None if self.holdings is None else await self.holdings.refusal(run_id, machines)
 
     def _fence(self, run_id: str, epoch: int) -> str | None:
         """Check ``epoch`` against the run's highest; raise (durably) the highest when this one is newer."""

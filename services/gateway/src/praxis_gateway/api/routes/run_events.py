@@ -1,7 +1,9 @@
 """``WS /runs/{run_id}/events?after=<seq>``: the run's events in order, backlog first, then live.
 
 Frames are JSON text ``{"seq", "type", "event"}``. The socket closes with 1000 after ``RunFinished``, 4404 when
-no service knows the run, and 1011 when the executor cannot be asked.
+no service knows the run, and 1011 when the executor cannot be asked. The ``RunFinished`` that closes it is
+always the one in the executor's store: a live final event only makes the stream page the store (see
+:mod:`praxis_gateway.events`), so an event forged on the bus can neither be shown out of order nor end a stream.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ async def send_frames(websocket: WebSocket, runtime: Runtime, run_id: str, after
             async for frame in frames:
                 await websocket.send_text(frame.to_json())
                 WS_FRAMES.inc()
-                if frame.final:
+                if frame.final:  # from the store (backlog and follow never pass a live final event on)
                     break
     return CLOSE_NORMAL, "run finished"
 
