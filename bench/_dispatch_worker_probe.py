@@ -2,10 +2,13 @@
 
     python bench/_dispatch_worker_probe.py JOB.json SPAWN_WALL_TIME
 
-Runs the job exactly as ``python -m praxis_executor.worker JOB.json`` does (same imports, ``JobSpec``,
-``run_job`` on the default asyncio loop, the NATS transport to the live agent), with the worker's own functions
-wrapped to note when each step ends. Events go to /dev/null. Prints one JSON object: milliseconds per phase, from
-the parent's spawn (``SPAWN_WALL_TIME``, ``time.time()``) to the first machine call answered.
+Runs the job as ``python -m praxis_executor.worker JOB.json`` does (same imports, ``JobSpec``, ``run_job`` on
+uvloop, the NATS transport to the live agent), with the worker's own functions wrapped to note when each step
+ends. Reports go to /dev/null. Two differences from a real worker: no control lines are read (a worker takes the
+end of its stdin as "the executor is gone" and suspends the run before its next call; nobody controls a probe),
+and the worker sandbox's confinement (``main``, before the job is read) is not applied. Prints one JSON object:
+milliseconds per phase, from the parent's spawn (``SPAWN_WALL_TIME``, ``time.time()``) to the first machine call
+answered.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ def main(job_path: str, spawned_wall: float) -> dict[str, float]:
     from praxis_executor.worker.deck import RunDeck
     from praxis_executor.worker.dispatch import CallDispatcher
     from praxis_executor.worker.events import EventWriter
-    from praxis_executor.worker.job import JobSpec
     from praxis_executor.worker.nats_transport import NatsBenchTransport
+    from praxis_executor.worker.protocol import JobSpec
 
     mark("imports")
     spec = JobSpec.model_validate_json(Path(job_path).read_text(encoding="utf-8"))
@@ -83,8 +86,9 @@ def main(job_path: str, spawned_wall: float) -> dict[str, float]:
         return value
 
     setattr(CallDispatcher, "dispatch", first_dispatch)  # noqa: B010
+    setattr(worker_main, "read_control", lambda control, loop: None)  # noqa: B010  # see the module docstring
 
-    with open(os.devnull, "w", encoding="utf-8") as sink:
+    with open(os.devnull, "wb") as sink:
         uvloop.run(worker_main.run_job(spec, EventWriter(sink)))  # as the worker runs it
     out = {"spawn_to_interpreter": round((STARTED_WALL - spawned_wall) * 1000, 1)}
     for (_, before), (label, at) in itertools.pairwise(marks):

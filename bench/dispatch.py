@@ -1,7 +1,7 @@
 """Benchmark the dispatch path of a run: one machine call, and submit -> first machine call.
 
 P1  machine-command round trip executor -> agent -> executor on a chatterbox no-op (``reader.open``): the real
-    ``praxis-hardware-agent`` as a subprocess, and from this process the executor worker's own transport
+    ``praxis-hardware-agent`` as a subprocess (holdings not enforced: no scheduler reserves its machines here), and from this process the executor worker's own transport
     (``NatsBenchTransport.call``), ``--calls`` sequential calls after ``--warmup``, each with a fresh idempotency key
     (run id + sequence) so every call really reaches the device. In the same run, alternating rounds: raw
     ``nc.request`` against a trivial responder in another process echoing bytes of the same sizes. Reported: p50/p99
@@ -45,12 +45,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
+
+if TYPE_CHECKING:
+    from praxis_executor.worker.proxy import BenchTransport
+    from praxis_testkit.services import ServiceStack
 
 SECTION = "dispatch"
 BENCH_CONFIG = _common.ROOT / "deploy" / "benches" / "sim-bench.yaml"
@@ -153,8 +157,9 @@ async def raw_responder(url: str, subject: str, reply_size: int) -> None:
     await _serve_until_stdin_closes(nc)
 
 
-def agent_args(bench_id: str) -> list[str]:
-    return ["serve", "--bench-id", bench_id, "--config", str(BENCH_CONFIG)]
+def agent_args(bench_id: str, state_dir: Path) -> list[str]:
+    """``serve`` for the sim bench under ``bench_id``, its call record in ``state_dir`` (one per agent started)."""
+    return ["serve", "--bench-id", bench_id, "--config", str(BENCH_CONFIG), "--state-dir", str(state_dir)]
 
 
 def service_env(nats_url: str, **extra: str) -> dict[str, str]:
@@ -205,18 +210,16 @@ async def p1_measure(
     """Sequential machine calls through the worker's transport vs raw request/reply, in alternating rounds."""
     import nats
 
-    from praxis_contracts.hardware import EndRun, LoadRunDeck, MachineCall
+    from praxis_contracts.hardware import EndRun, MachineCall
     from praxis_executor.worker.nats_transport import NatsBenchTransport
 
-    transport = await NatsBenchTransport.connect(url, timeout_s=10, attempts=1)
+    # one attempt per call (a silent agent fails the benchmark instead of being waited for)
+    transport = await NatsBenchTransport.connect(
+        url, f"bench-dispatch-{tag}", attempt_timeout_s=10, unreachable_timeout_s=10
+    )
     raw_nc = await nats.connect(url)
     run_id = f"bench-dispatch-{tag}"
-    # as a worker does before its first call: the agent mirrors the run's deck once, and resolves names in it
-    description = await transport.describe(bench_id)
-    deck = {NOOP_MACHINE: description.serialized[NOOP_MACHINE]}
-    ack = await transport.load_run_deck(LoadRunDeck(bench_id=bench_id, run_id=run_id, machines=deck))
-    if not ack.ok:
-        raise RuntimeError(f"LoadRunDeck refused: {ack.detail}")
+    await load_noop_deck(transport, bench_id, run_id)
     sequence = itertools.count(1)
     agent_pid, responder_pid = pids  # to read their CPU time (0: not measured)
     failures: list[str] = []
@@ -291,6 +294,18 @@ async def p1_measure(
     return out
 
 
+async def load_noop_deck(transport: BenchTransport, bench_id: str, run_id: str) -> None:
+    """As a worker does before its first call: the agent mirrors the run's deck once, and resolves names in it.
+    The agent refuses calls of a run without a deck (``RunDeckMissing``), so every run id used here needs one."""
+    from praxis_contracts.hardware import LoadRunDeck
+
+    description = await transport.describe(bench_id)
+    deck = {NOOP_MACHINE: description.serialized[NOOP_MACHINE]}
+    ack = await transport.load_run_deck(LoadRunDeck(bench_id=bench_id, run_id=run_id, machines=deck))
+    if not ack.ok:
+        raise RuntimeError(f"LoadRunDeck refused: {ack.detail}")
+
+
 async def p1_client_role(args: argparse.Namespace) -> None:
     """``--role p1-client``: run :func:`p1_measure` in this (child) process and print its JSON."""
     pids = (args.agent_pid, args.responder_pid)
@@ -300,107 +315,124 @@ async def p1_client_role(args: argparse.Namespace) -> None:
     print(json.dumps(result), flush=True)
 
 
-async def agent_work_per_call(calls: int) -> dict[str, Any]:
+async def agent_work_per_call(calls: int, state_dir: Path) -> dict[str, Any]:
     """The agent's own work per call, in this process and without NATS, to split P1's agent-side CPU.
 
-    ``BenchRuntime.perform`` as the agent runs it (idempotency lookup and store, the machine lock, argument
-    decoding, stdout redirection, the chatterbox call, the result) for a run whose deck was loaded, and the same for
-    a run without one, which indexes the machine's whole resource tree on every call (``live_mirror``).
+    ``BenchRuntime.perform`` as the agent runs it (idempotency lookup, the machine lock, argument decoding, stdout
+    redirection, the chatterbox call, the result recorded in a call record on disk like the agent's) for a run
+    whose deck was loaded; then the same keys again, which the agent answers from its record without touching the
+    device (what a worker's retry, or a replacement worker re-sending its predecessor's last call, costs). No
+    holdings check: like P1's agent, this runtime has no scheduler to ask.
     """
     from praxis_contracts.hardware import LoadRunDeck, MachineCall, MachineCallResult
-    from praxis_hardware_agent.adapters.mirror import live_mirror
     from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
+    from praxis_hardware_agent.adapters.sqlite_calls import SqliteCallStore, state_file
     from praxis_plrbridge.state import plr_json
 
-    bench = "in-process"
-    runtime = BenchRuntime.from_file(BENCH_CONFIG, bench_id=bench)
+    bench, run_id = "in-process", "with-deck"
+    store = SqliteCallStore.open(state_file(state_dir, bench), sync="normal")  # the agent's default
+    runtime = BenchRuntime.from_file(BENCH_CONFIG, bench_id=bench, store=store)
     await runtime.setup()
     try:
         deck = {NOOP_MACHINE: plr_json(runtime.machines[NOOP_MACHINE].serialize())}
-        await runtime.load_run_deck(LoadRunDeck(bench_id=bench, run_id="with-deck", machines=deck))
+        await runtime.load_run_deck(LoadRunDeck(bench_id=bench, run_id=run_id, machines=deck))
+        batch = [
+            MachineCall(bench_id=bench, run_id=run_id, sequence=i, machine=NOOP_MACHINE, method=NOOP_METHOD)
+            for i in range(1, calls + 1)
+        ]
 
-        async def per_call(run_id: str) -> float:
-            batch = [
-                MachineCall(bench_id=bench, run_id=run_id, sequence=i, machine=NOOP_MACHINE, method=NOOP_METHOD)
-                for i in range(calls)
-            ]
+        async def per_call(replayed: bool) -> float:
             t0 = time.perf_counter()
-            for call in batch:
-                await runtime.perform(call)
-            return (time.perf_counter() - t0) / calls
+            results = [await runtime.perform(call) for call in batch]
+            elapsed = (time.perf_counter() - t0) / calls
+            wrong = [r for r in results if not r.ok or r.replayed is not replayed]
+            if wrong:
+                raise RuntimeError(f"in-process perform: expected replayed={replayed}, got {wrong[0]!r}")
+            return elapsed
 
-        with_deck, without_deck = await per_call("with-deck"), await per_call("no-deck")
-        payload = MachineCall(bench_id=bench, run_id="x", sequence=1, machine=NOOP_MACHINE, method=NOOP_METHOD)
-        raw = payload.model_dump_json().encode()
-        result = await runtime.perform(payload)
+        performed, replayed = await per_call(replayed=False), await per_call(replayed=True)
+        raw = batch[0].model_dump_json().encode()
+        result = await runtime.perform(batch[0])
         t0 = time.perf_counter()
         for _ in range(calls):
             MachineCall.model_validate_json(raw)
             result.model_dump_json().encode()
         codec = (time.perf_counter() - t0) / calls
-        lh = next(n for n, m in runtime.machines.items() if n != NOOP_MACHINE and m is not None)
-        t0 = time.perf_counter()
-        for _ in range(20):
-            index = live_mirror(lh, runtime.machines[lh]).index
-        lh_index = (time.perf_counter() - t0) / 20
         assert isinstance(result, MachineCallResult) and result.ok
     finally:
         await runtime.stop()
+        store.close()
     return {
-        "perform_us": round(with_deck * 1e6, 1),
-        "perform_without_deck_us": round(without_deck * 1e6, 1),
+        "perform_us": round(performed * 1e6, 1),
+        "perform_replayed_us": round(replayed * 1e6, 1),
         "codec_us": round(codec * 1e6, 1),
-        "lh_machine": lh,
-        "lh_resources": len(index),
-        "lh_index_us": round(lh_index * 1e6, 1),
     }
 
 
-async def bench_p1(nats_url: str, bench_id: str, calls: int, warmup: int, rounds: int, log_dir: Path) -> dict[str, Any]:
+async def wait_for_agent(nats_url: str, bench_id: str, alive: Callable[[], str | None]) -> float:
+    """Seconds until the agent of ``bench_id`` answers ``DescribeBench``. Each probe gives up after a short silence
+    (the transport would otherwise keep asking a starting agent for minutes), so a dead agent is noticed."""
+    from praxis_executor.worker.nats_transport import NatsBenchTransport
+    from praxis_executor.worker.proxy import BenchUnreachable
+
+    logging.getLogger("praxis_executor.worker.nats_transport").setLevel(logging.ERROR)  # "not answering" yet
+    probe = await NatsBenchTransport.connect(
+        nats_url, f"bench-dispatch-probe-{bench_id}", attempt_timeout_s=2, unreachable_timeout_s=1
+    )
+    try:
+
+        async def agent_ready() -> bool:
+            with contextlib.suppress(BenchUnreachable):
+                return bool(await probe.describe(bench_id))
+            return False
+
+        return await wait_until(agent_ready, 90, f"the hardware agent of {bench_id}", alive)
+    finally:
+        await probe.close()
+
+
+async def noop_reply_size(nats_url: str, bench_id: str, run_id: str) -> int:
+    """Bytes of the reply the agent sends for the no-op (performed, for a run with a deck), to size the raw echo."""
     import nats
 
-    from praxis_contracts.hardware import MachineCallResult
-    from praxis_executor.worker.nats_transport import BenchUnreachable, NatsBenchTransport
+    from praxis_contracts.hardware import EndRun, MachineCall, MachineCallResult
+    from praxis_contracts.registry import encode, subject_of
+    from praxis_executor.worker.nats_transport import NatsBenchTransport
+
+    transport = await NatsBenchTransport.connect(
+        nats_url, f"bench-dispatch-{run_id}", attempt_timeout_s=10, unreachable_timeout_s=10
+    )
+    nc = await nats.connect(nats_url)
+    try:
+        await load_noop_deck(transport, bench_id, run_id)
+        sample = MachineCall(bench_id=bench_id, run_id=run_id, sequence=1, machine=NOOP_MACHINE, method=NOOP_METHOD)
+        answer = await nc.request(subject_of(sample), encode(sample), timeout=10)
+        reply = MachineCallResult.model_validate_json(answer.data)
+        if not reply.ok:
+            raise RuntimeError(f"{NOOP_MACHINE}.{NOOP_METHOD} fails on the agent: {reply.error_type}: {reply.error}")
+        await transport.end_run(EndRun(bench_id=bench_id, run_id=run_id))
+        return len(answer.data)
+    finally:
+        await nc.close()
+        await transport.close()
+
+
+async def bench_p1(nats_url: str, bench_id: str, calls: int, warmup: int, rounds: int, work: Path) -> dict[str, Any]:
+    """P1 against an agent that does not enforce holdings: no scheduler runs here to reserve its machines, so
+    with enforcement every call would be refused ``NotHeld``."""
     from praxis_testkit.services import ServiceStack
 
     tag = secrets.token_hex(4)
     raw_subject = f"bench.dispatch.{tag}.raw"
-    services = ServiceStack(log_dir, service_env(nats_url))
+    services = ServiceStack(work / "p1-logs", service_env(nats_url, PRAXIS_AGENT_ENFORCE_HOLDINGS="false"))
     responder: ScriptRole | None = None
     try:
         t0 = time.perf_counter()
-        agent = services.start("praxis-hardware-agent", agent_args(bench_id), log_name="p1-hardware-agent")
-        logging.getLogger("praxis_executor.worker.nats_transport").setLevel(logging.ERROR)  # "no responders" yet
-        probe = await NatsBenchTransport.connect(nats_url, timeout_s=2, attempts=1)
-        try:
-
-            async def agent_ready() -> bool:
-                with contextlib.suppress(BenchUnreachable):
-                    return bool(await probe.describe(bench_id))
-                return False
-
-            await wait_until(agent_ready, 90, "the hardware agent", stack_alive(services))
-            agent_start_s = time.perf_counter() - t0
-        finally:
-            await probe.close()
-        # the reply the agent sends for the no-op, to size the raw echo alike
-        nc = await nats.connect(nats_url)
-        try:
-            from praxis_contracts.hardware import MachineCall
-            from praxis_contracts.registry import encode, subject_of
-
-            sample = MachineCall(
-                bench_id=bench_id, run_id=f"size-{tag}", sequence=1, machine=NOOP_MACHINE, method=NOOP_METHOD
-            )
-            answer = await nc.request(subject_of(sample), encode(sample), timeout=10)
-            reply_size = len(answer.data)
-            reply = MachineCallResult.model_validate_json(answer.data)
-            if not reply.ok:
-                raise RuntimeError(
-                    f"{NOOP_MACHINE}.{NOOP_METHOD} fails on the agent: {reply.error_type}: {reply.error}"
-                )
-        finally:
-            await nc.close()
+        agent_cmd = agent_args(bench_id, work / "p1-agent-state")
+        agent = services.start("praxis-hardware-agent", agent_cmd, log_name="p1-hardware-agent")
+        await wait_for_agent(nats_url, bench_id, stack_alive(services))
+        agent_start_s = time.perf_counter() - t0
+        reply_size = await noop_reply_size(nats_url, bench_id, f"size-{tag}")
         responder = ScriptRole(
             "--role", "raw-responder", "--nats", nats_url, "--subject", raw_subject, "--size", str(reply_size)
         )
@@ -443,7 +475,7 @@ async def bench_p1(nats_url: str, bench_id: str, calls: int, warmup: int, rounds
         if child.returncode != 0:
             raise RuntimeError(f"the asyncio-loop P1 client failed (exit {child.returncode})")
         asyncio_loop = json.loads(out.decode().strip().splitlines()[-1])
-        in_process = await agent_work_per_call(max(200, calls // 3))
+        in_process = await agent_work_per_call(max(200, calls // 3), work / "in-process-state")
     finally:
         if responder is not None:
             responder.stop()
@@ -613,8 +645,10 @@ async def migrate_all(env: dict[str, str]) -> None:
 
 
 def probe_jobs(job: Path, repeat: int) -> list[Path]:
-    """Copies of a measured run's job file, each under a fresh run id (new idempotency keys on the agent)."""
+    """Copies of a measured run's job file as a first worker would get it (epoch 1, nothing journaled, not
+    paused), each under a fresh run id: new idempotency keys, and no fence of an earlier epoch on the agent."""
     spec = json.loads(job.read_text())
+    spec.update(epoch=1, journal=[], recovery=None, start_paused=False)
     paths = []
     for i in range(repeat):
         spec["run_id"] = f"probe-{secrets.token_hex(4)}-{i}"
@@ -624,9 +658,52 @@ def probe_jobs(job: Path, repeat: int) -> list[Path]:
     return paths
 
 
-async def probe_worker(job: Path, repeat: int) -> dict[str, float]:
+async def warm_agent(nats_url: str, bench_id: str) -> None:
+    """One ``LoadRunDeck`` of the bench's whole deck (and its ``EndRun``), so a fresh agent has run the
+    deserialization once, as the stack's agent had when the probes were measured against it."""
+    from praxis_contracts.hardware import EndRun, LoadRunDeck
+    from praxis_executor.worker.nats_transport import NatsBenchTransport
+    from praxis_plrbridge.state import PRAXIS_KEY
+
+    transport = await NatsBenchTransport.connect(
+        nats_url, "bench-dispatch-warm", attempt_timeout_s=30, unreachable_timeout_s=30
+    )
+    run_id = f"warm-{secrets.token_hex(4)}"
+    try:
+        description = await transport.describe(bench_id)
+        deck = {name: data for name, data in description.serialized.items() if name != PRAXIS_KEY}
+        ack = await transport.load_run_deck(LoadRunDeck(bench_id=bench_id, run_id=run_id, machines=deck))
+        if not ack.ok:
+            raise RuntimeError(f"warming the probe's agent: LoadRunDeck refused: {ack.detail}")
+        await transport.end_run(EndRun(bench_id=bench_id, run_id=run_id))
+    finally:
+        await transport.close()
+
+
+async def probe_worker(
+    nats_url: str, bench_id: str, job: Path, repeat: int, work: Path, stack: ServiceStack
+) -> dict[str, float]:
     """Re-run a measured run's job file in ``_dispatch_worker_probe.py``: the worker's phases up to its first
-    call, against the live agent; medians of ``repeat``."""
+    call; medians of ``repeat``.
+
+    Not against the stack's agent: it enforces holdings, and no probe run holds a machine (the scheduler never
+    placed it), so it would refuse the probe's ``LoadRunDeck`` and calls (``NotHeld``). The stack's agent is
+    stopped (the stack is idle by now) and the same bench id is served by an agent with holdings off and a call
+    record of its own, warmed by one ``LoadRunDeck``; each probe runs under a fresh run id."""
+    from praxis_testkit.services import ServiceStack
+
+    stack.stop_all(order=[p for p in stack.processes if p.name == "praxis-hardware-agent"])
+    agents = ServiceStack(work / "logs", service_env(nats_url, PRAXIS_AGENT_ENFORCE_HOLDINGS="false"))
+    try:
+        agents.start("praxis-hardware-agent", agent_args(bench_id, work / "probe-agent-state"), log_name="probe-agent")
+        await wait_for_agent(nats_url, bench_id, stack_alive(agents))
+        await warm_agent(nats_url, bench_id)
+        return await _run_probes(job, repeat)
+    finally:
+        agents.stop_all()
+
+
+async def _run_probes(job: Path, repeat: int) -> dict[str, float]:
     probes: list[dict[str, float]] = []
     for path in probe_jobs(job, repeat):
         proc = await asyncio.create_subprocess_exec(
@@ -634,6 +711,7 @@ async def probe_worker(job: Path, repeat: int) -> dict[str, float]:
             str(Path(__file__).with_name("_dispatch_worker_probe.py")),
             str(path),
             repr(time.time()),
+            stdin=asyncio.subprocess.DEVNULL,  # the probe reads no control lines
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={k: v for k, v in os.environ.items() if "DATABASE_URL" not in k},  # as the supervisor does
@@ -644,6 +722,22 @@ async def probe_worker(job: Path, repeat: int) -> dict[str, float]:
             raise RuntimeError(f"the worker probe failed (exit {proc.returncode}):\n{tail}")
         probes.append(json.loads(out.decode().strip().splitlines()[-1]))
     return {key: round(statistics.median(p[key] for p in probes), 1) for key in probes[0]}
+
+
+async def executor_sandbox(nats_url: str) -> dict[str, str]:
+    """The worker sandbox layers the executor applies (from its health details; empty where it reports none):
+    P2's workers start through them, the worker probe does not."""
+    import nats
+
+    from praxis_contracts.common import HealthQuery, HealthReply, health_subject
+    from praxis_servicekit.queries import request
+
+    nc = await nats.connect(nats_url)
+    try:
+        reply = await request(nc, HealthQuery(), HealthReply, timeout=5, subject=health_subject("executor"))
+    finally:
+        await nc.close()
+    return {"active": reply.details.get("sandbox", ""), "missing": reply.details.get("sandbox_missing", "")}
 
 
 async def bench_p2(
@@ -670,7 +764,7 @@ async def bench_p2(
     tap = BusTap(bus_labels(bench_id))
     try:
         for name in STACK_SERVICES:
-            args = agent_args(bench_id) if name == "hardware-agent" else ["serve"]
+            args = agent_args(bench_id, work / "agent-state") if name == "hardware-agent" else ["serve"]
             services.start(f"praxis-{name}", args, log_name=f"p2-{name}")
         await tap.start(nats_url)
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -685,6 +779,7 @@ async def bench_p2(
             await wait_until(healthy, 120, "a healthy stack", stack_alive(services))
             await wait_until(bench_online, 60, f"bench {bench_id} online", stack_alive(services))
             stack_start_s = time.perf_counter() - t_start
+            sandbox = await executor_sandbox(nats_url)
 
             path = work / "bench_first_call.py"
             path.write_text(PROTOCOL_SOURCE)
@@ -712,7 +807,8 @@ async def bench_p2(
                     file=sys.stderr,
                 )
                 samples.append(sample)
-            worker = await probe_worker(work / "executor" / samples[-1].run_id / "job.json", probes)
+            job = work / "executor" / samples[-1].run_id / "job.json"
+            worker = await probe_worker(nats_url, bench_id, job, probes, work, services)
     finally:
         await tap.close()
         services.stop_all()
@@ -723,6 +819,7 @@ async def bench_p2(
         "warmup_runs": warmup_runs,
         "migrate_s": round(migrate_s, 2),
         "stack_start_s": round(stack_start_s, 2),
+        "executor_sandbox": sandbox,
         "first_step": summary_ms([s.first_step_s for s in measured]),
         "first_call_sent": summary_ms([s.bus["machine_call"] for s in measured if "machine_call" in s.bus]),
         "warmup_first_step_ms": [ms(s.first_step_s) for s in samples[:warmup_runs]],
@@ -757,14 +854,15 @@ PHASES = (
         "spawn",
         "describe_bench",
         "run_started",
-        "the bench description (the agent serializes its machines, ~0.4 MB), job file, worker spawned, RunStarted "
-        "committed and relayed",
+        "the bench description (the agent serializes its machines, ~0.4 MB), job file, worker spawned (through "
+        "the sandbox's launcher where it is active); worker process: interpreter, imports, job file, NATS connect, "
+        "its `started` report; RunStarted committed and relayed",
     ),
     (
         "worker_boot",
         "run_started",
         "load_run_deck",
-        "worker process: interpreter, imports, job file, NATS connect, protocol, the run's deck built locally",
+        "worker process: load the protocol, the run's deck built locally from the bench description",
     ),
     (
         "deck_mirror",
@@ -828,8 +926,10 @@ def report(result: dict[str, Any]) -> str:
             f"{result['p1_warmup']} warm-up, alternating rounds, each call with a fresh idempotency key (every one "
             f"reached the device; none was replayed). Agent path: `NatsBenchTransport.call` (what the executor's "
             f"worker uses, including building the `MachineCall`) -> the real `praxis-hardware-agent` subprocess "
-            f"(servicekit `serve_queries`, idempotency store, machine lock, the backend call, `MachineCallResult`). "
-            f"Raw: `nc.request` to a responder in another process that echoes fixed bytes of the same sizes "
+            f"(servicekit `serve_queries`, idempotency lookup, machine lock, the backend call, the result written to "
+            f"its call record, a SQLite file in a temp dir, then `MachineCallResult`). That agent does not enforce "
+            f"holdings (`PRAXIS_AGENT_ENFORCE_HOLDINGS=false`): no scheduler runs in P1 to reserve the plate reader "
+            f"for the benchmark's run, so the check that a run holds the machine is not on this path. Raw: `nc.request` to a responder in another process that echoes fixed bytes of the same sizes "
             f"({uv['request_bytes']} B request, {uv['reply_bytes']} B reply). uvloop on both sides.",
             "",
             "| path | p50 | p99 | mean | client CPU / call | responder CPU / call |",
@@ -852,14 +952,13 @@ def report(result: dict[str, Any]) -> str:
             f"{agent.get('server_cpu_us_per_call', 0):.0f} µs of CPU against the echo responder's "
             f"{raw.get('server_cpu_us_per_call', 0):.0f} µs, and the client {agent['client_cpu_us_per_call']:.0f} µs "
             f"against {raw['client_cpu_us_per_call']:.0f} µs (CPU from `/proc`, clock-tick resolution). Measured "
-            f"in-process without NATS, `BenchRuntime.perform` (idempotency lookup and store, machine lock, argument "
-            f"decoding, stdout redirection, the chatterbox call, the result) costs {ip['perform_us']:.0f} µs and "
-            f"decoding the `MachineCall` plus encoding the `MachineCallResult` {ip['codec_us']:.0f} µs; the rest is "
-            f"servicekit's query route and nats-py. A call for a run whose deck was never loaded (`LoadRunDeck`, which "
-            f"every worker sends first and this benchmark sends too) costs {ip['perform_without_deck_us']:.0f} µs in "
-            f"`perform`, because the agent then indexes the machine's whole tree on every call (`live_mirror`): "
-            f"{ip['lh_index_us']:.0f} µs for the liquid handler `{ip['lh_machine']}` ({ip['lh_resources']} "
-            f"resources). Runs never take that path; direct calls (a REPL, the idempotency test) do.",
+            f"in-process without NATS (no holdings check either), `BenchRuntime.perform` (idempotency lookup, machine "
+            f"lock, argument decoding, stdout redirection, the chatterbox call, the result written to a call record "
+            f"on disk as the agent's) costs {ip['perform_us']:.0f} µs and decoding the `MachineCall` plus encoding "
+            f"the `MachineCallResult` {ip['codec_us']:.0f} µs; the rest is servicekit's query route and nats-py. "
+            f"The same keys sent again are answered from the record without touching the device (what a worker's "
+            f"retry, or a replacement worker re-sending its predecessor's last call, gets): "
+            f"{ip['perform_replayed_us']:.0f} µs in `perform`.",
         ]
     p2 = result.get("p2")
     if p2:
@@ -872,7 +971,10 @@ def report(result: dict[str, Any]) -> str:
             f"`POST /api/v1/runs`, t1 = arrival of the first `StepCompleted` frame (`{p2['first_method']}`) on "
             f"`WS /api/v1/runs/{{id}}/events` opened right after the 202; each run finished and its reservations "
             f"were released before the next submit. {p2['runs']} runs after {p2['warmup_runs']} warm-up run(s) "
-            f"(warm-up: {', '.join(f'{v:.0f}' for v in p2['warmup_first_step_ms']) or '-'} ms).",
+            f"(warm-up: {', '.join(f'{v:.0f}' for v in p2['warmup_first_step_ms']) or '-'} ms). The executor's "
+            f"worker sandbox, as its health reported it: layers active "
+            f"`{p2['executor_sandbox']['active'] or 'none reported'}`"
+            f"{'; missing: ' + p2['executor_sandbox']['missing'] if p2['executor_sandbox']['missing'] else ''}.",
             "",
             "| figure | value |",
             "|---|---|",
@@ -894,14 +996,18 @@ def report(result: dict[str, Any]) -> str:
             if key in bd:
                 value = f"{bd[key]:.0f}" if bd[key] >= 1 else "< 1"  # below the tap's resolution
                 lines.append(f"| {start} -> {end} | {value} | {what} |")
-        worker_keys = ("worker_boot", "deck_mirror")
+        worker_keys = ("spawn", "worker_boot", "deck_mirror")  # the rows that hold the worker process's work
         services_ms = sum(v for k, v in bd.items() if k in {p[0] for p in PHASES} and k not in worker_keys)
         lines += [
             "",
             f"By the events' own timestamps, RunStarted -> first StepCompleted (`occurred_at`) is "
             f"{bd.get('occurred_run_started_to_first_step', float('nan')):.0f} ms. The worker's share, re-run on "
             f"the last measured run's job file in `bench/_dispatch_worker_probe.py` (the same imports, `JobSpec`, "
-            f"`run_job` on uvloop as the worker runs it, and the live agent; median of {p2['worker_probes']}):",
+            f"`run_job` on uvloop as the worker runs it; no control reader and no sandbox confinement; median of "
+            f"{p2['worker_probes']}). Each probe runs under a fresh run id against an agent of the same bench that "
+            f"does not enforce holdings, started in place of the stack's agent after the measured runs and warmed "
+            f"by one `LoadRunDeck`: the stack's agent would refuse a run the scheduler never placed (`NotHeld`), so "
+            f"the agent's holdings lookup is not in the `LoadRunDeck` row below:",
             "",
             "| worker phase | ms |",
             "|---|---|",
@@ -925,8 +1031,9 @@ def report(result: dict[str, Any]) -> str:
             f"deck for `LoadRunDeck` (most of {wp['load_run_deck']:.0f} ms). Profiled separately, most of that time is "
             f"in PyLabRobot's own checks in `assign_child_resource`: the name-conflict walk over the whole tree for "
             f"every child (quadratic: ~400k calls for ~500 resources) and the Hamilton deck's z-height check. Every "
-            f"service hop together (gateway, scheduler, executor, journal, WebSocket: every row of the first table "
-            f"except the worker's two) takes {services_ms:.0f} ms. If submit latency ever matters more than "
+            f"service hop together (gateway, scheduler, the executor's acceptance, the source, journal, WebSocket: "
+            f"every row of the first table except the three that hold the worker process's work; the `spawn` row "
+            f"also holds the bench description and the RunStarted commit) takes {services_ms:.0f} ms. If submit latency ever matters more than "
             f"simplicity: a pool of pre-started workers that have already imported PyLabRobot (still one process "
             f"per run) would save the import, and skipping the rebuild on the agent when the run's deck equals the "
             f"bench's own would save one deserialization.",
@@ -954,7 +1061,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         result["servers"] = {"nats_own": servers.nats_own, "pg_own": servers.pg_own}
         if not args.skip_p1:
             t0 = time.perf_counter()
-            result["p1"] = await bench_p1(servers.nats_url, bench_id, calls, warmup, rounds, work / "p1-logs")
+            result["p1"] = await bench_p1(servers.nats_url, bench_id, calls, warmup, rounds, work)
             result["p1_warmup"] = warmup
             result["p1_wall_s"] = round(time.perf_counter() - t0, 1)
             uv = result["p1"]["uvloop"]
