@@ -140,18 +140,45 @@ def kustomization_resources(directory: Path) -> list[dict[str, Any]]:
     return docs
 
 
+EXECUTOR_CAPABILITIES = {"CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID"}
+"""What the executor keeps of root: enough to start each run's worker as praxis-worker, nothing more."""
+
+
+def assert_runs_as_intended(workload: dict[str, Any]) -> None:
+    """Non-root everywhere, except the executor: root with only the worker sandbox's capabilities."""
+    name, pod = workload["metadata"]["name"], workload["spec"]["template"]["spec"]
+    if (workload["kind"], name) != ("Deployment", "executor"):
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        return
+    assert pod["securityContext"]["runAsUser"] == 0
+    for container in pod["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+        assert context["capabilities"]["drop"] == ["ALL"]
+        assert set(context["capabilities"]["add"]) == EXECUTOR_CAPABILITIES
+
+
 @pytest.mark.parametrize("overlay", ["base", "overlays/demo"])
-def test_kubernetes_workloads_have_probes_limits_and_run_as_non_root(overlay: str) -> None:
+def test_kubernetes_workloads_have_probes_limits_and_run_as_intended(overlay: str) -> None:
     docs = kustomization_resources(DEPLOY / "k8s" / overlay)
     workloads = [d for d in docs if d["kind"] in {"Deployment", "StatefulSet", "Job"}]
     assert workloads
     for workload in workloads:
         pod = workload["spec"]["template"]["spec"]
-        assert pod["securityContext"]["runAsNonRoot"] is True, workload["metadata"]["name"]
+        assert_runs_as_intended(workload)
         for container in pod["containers"]:
             assert container["resources"]["limits"] and container["resources"]["requests"]
             if workload["kind"] == "Deployment":
                 assert {"livenessProbe", "readinessProbe"} <= container.keys(), workload["metadata"]["name"]
+
+
+def test_the_executor_runs_as_root_with_the_same_capabilities_everywhere() -> None:
+    compose = load_all(DEPLOY / "compose" / "compose.yaml")[0]["services"]["executor"]
+    assert compose["user"] == "0:0" and compose["cap_drop"] == ["ALL"]
+    assert set(compose["cap_add"]) == EXECUTOR_CAPABILITIES
+    assert "no-new-privileges:true" in compose["security_opt"]
+    dockerfile = (DEPLOY / "docker" / "Dockerfile").read_text()
+    assert "useradd --system --uid 10002" in dockerfile and "PRAXIS_EXECUTOR_SANDBOX_UID=10002" in dockerfile
 
 
 def test_kubernetes_base_has_a_deployment_and_a_migration_job_per_service() -> None:

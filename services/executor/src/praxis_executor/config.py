@@ -36,3 +36,34 @@ class Settings(ServiceSettings):
     """On a graceful stop, how long workers get to reach their next checkpoint before they are killed."""
     worker_nats_url: str | None = None
     """The NATS URL workers use (default: the executor's own)."""
+
+    # ------------------------------------------------------------------------ the worker sandbox
+    sandbox_user: str = "praxis-worker"
+    """The unprivileged user workers run as; an executor running as root creates it (``useradd --system``) if missing."""
+    sandbox_uid: int | None = None
+    """Its uid (created with this one; an existing user with another uid is an error). None: the system picks."""
+    sandbox_gid: int | None = None
+    """Its primary group (created if missing). None: the user's own group."""
+    sandbox_hide: list[str] = [
+        "/root",
+        "/home",
+        "/tmp",
+        "/var/tmp",
+        "/dev/shm",
+        "/run/postgresql",
+        "/var/run/postgresql",
+        "/var/lib/postgresql",
+    ]
+    """Directories a worker sees empty (its private mount namespace lays an empty tmpfs over each), on top of the
+    other runs' directories. What a worker needs beneath one (the interpreter under /root) is bound back."""
+    allow_unsandboxed: bool = False
+    """Start runs of non-admins even when a sandbox layer is missing (an operator's explicit, logged choice)."""
+    worker_cpu_s: int = 7200
+    """CPU seconds one worker process may use (SIGXCPU: the run fails). Waiting on machine calls costs none."""
+    worker_memory_bytes: int = 4 * 1024**3
+    """Address space of one worker process (beyond it an allocation raises MemoryError in the protocol)."""
+    worker_open_files: int = 1024
+    worker_processes: int = 512
+    """RLIMIT_NPROC: processes and threads of the worker user, all runs of this host together (a fork bomb's cap)."""
+    worker_output_bytes: int = 256 * 1024**2
+    """Largest file a worker may write, its stderr log included (SIGXFSZ: the run fails)."""

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from praxis_contracts.executor import RunControlRequested
 from praxis_executor.adapters.job_inputs import InputsUnavailable, JobInputs
 from praxis_executor.adapters.repository import ExecutorUnitOfWork
+from praxis_executor.adapters.sandbox import Sandbox
 from praxis_executor.adapters.worker_process import WorkerProcess
 from praxis_executor.config import Settings
 from praxis_executor.domain.errors import RunError, StaleWorker
@@ -82,6 +83,10 @@ class WorkerSupervisor:
     journal: JournalHealth = field(default_factory=JournalHealth)
     _stopping: bool = False
     _last_scheduler_renewal: float = 0.0
+    sandbox: Sandbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sandbox = Sandbox.start(self.settings)  # probes and logs the worker sandbox's layers, at start
 
     @property
     def instance(self) -> str:
@@ -121,7 +126,14 @@ class WorkerSupervisor:
         except InputsUnavailable as exc:
             await self._deliver(driver, [FinishedReport(status="failed", error=f"cannot start: {exc}")])
             return None
-        worker = await WorkerProcess.start(self._run_dir(plan.run_id), job, self._worker_env())
+        verdict = self.sandbox.verdict(plan.submitted_role)
+        if not verdict.allowed:
+            log.warning("run %s: %s", plan.run_id, verdict.reason)
+            await self._deliver(driver, [FinishedReport(status="failed", error=verdict.reason)])
+            return None
+        if verdict.warning:
+            log.warning("run %s: %s", plan.run_id, verdict.warning)
+        worker = await WorkerProcess.start(self._run_dir(plan.run_id), job, self._worker_env(), self.sandbox)
         driver.worker = worker
         log.info("run %s: worker %d started (epoch %d)", plan.run_id, worker.pid, plan.epoch)
         await self._pump(driver, worker)
@@ -294,7 +306,7 @@ class WorkerSupervisor:
             log.info("released %d run(s) for another executor to continue", released)
 
     def health_details(self) -> dict[str, str]:
-        details = {"active_runs": str(len(self.drivers)), "instance": self.instance}
+        details = {"active_runs": str(len(self.drivers)), "instance": self.instance, **self.sandbox.health()}
         if self.journal.failing_since is not None:
             behind = time.monotonic() - self.journal.failing_since
             details["status"] = "degraded"

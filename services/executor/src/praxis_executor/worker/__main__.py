@@ -5,6 +5,9 @@ The models of :mod:`praxis_executor.worker.protocol` are the whole interface: on
 actually stops at or leaves a checkpoint, and exactly one ending — ``finished``, ``parked``, ``suspended`` or
 ``superseded``), and control lines on stdin (``cancel``, ``pause``, ``resume``, ``suspend``). Everything else
 (logs, the protocol's prints) goes to stderr. The exit code is 0 whenever an ending was written.
+
+Started by the executor, the worker confines itself first (Landlock, seccomp: see
+:mod:`praxis_executor.adapters.sandbox_confine`), before it reads its job, let alone the protocol's source.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from praxis_contracts.hardware import BenchDescription
+from praxis_executor.adapters.sandbox_confine import confine_from_environment
 from praxis_executor.worker.control import RunCancelled, RunControl, RunParked, RunSuspended, WorkerSuperseded
 from praxis_executor.worker.events import EventJournal, EventWriter, read_control
 from praxis_executor.worker.nats_transport import NatsBenchTransport
@@ -138,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     writer = EventWriter.take_stdout()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        try:  # before anything of the job is read, let alone the protocol's source loaded
+            confine_from_environment()
+        except Exception as exc:
+            writer.emit(
+                FinishedReport(status="failed", error=f"the worker sandbox could not confine the worker: {exc}")
+            )
+            return 0
         if len(args) != 1:
             print("usage: python -m praxis_executor.worker JOB.json", file=sys.stderr)
             return 2
