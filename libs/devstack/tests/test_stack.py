@@ -17,6 +17,7 @@ from praxis_devstack.errors import DevStackError
 from praxis_devstack.stack import DevStack
 from praxis_devstack.supervisor import RestartPolicy
 from praxis_devstack.try_run import try_protocol
+from praxis_servicekit.bus import connect, ensure_streams
 from praxis_testkit.servers import free_port
 from praxis_testkit.services import ServiceProcess
 from praxis_testkit.waiting import wait_for_sync
@@ -225,9 +226,7 @@ def test_unknown_service_name_is_a_clear_error(stack: DevStack) -> None:
         stack.restart_nats()
 
 
-async def test_restart_nats_keeps_a_streams_messages(
-    tmp_path: Path, pg_dsn: str, unique_id: str, fake_bin: Path
-) -> None:
+async def test_restart_nats_keeps_a_streams_messages(tmp_path: Path, pg_dsn: str, fake_bin: Path) -> None:
     config = DevConfig(
         root=tmp_path,
         nats_port=free_port(),
@@ -242,24 +241,61 @@ async def test_restart_nats_keeps_a_streams_messages(
         url = dev.start_servers().nats_url
         assert dev.nats is not None and (config.devdata / "nats").is_dir()
         old_pid = dev.nats.pid
-        stream, subject = f"DRILL_{unique_id}", f"drill.{unique_id}"
-        nc = await nats.connect(url)
-        js = nc.jetstream()
-        await js.add_stream(name=stream, subjects=[f"{subject}.>"])
+        creds = dev.credentials_env()["PRAXIS_EXECUTOR_NATS_CREDS"]
+        nc = await connect(url, "drill", creds=Path(creds))
+        await ensure_streams(nc.jetstream())
         for i in range(3):
-            await js.publish(f"{subject}.{i}", f"m{i}".encode())
+            await nc.jetstream().publish("praxis.executor.evt.step_completed.v1", f"m{i}".encode())
         await nc.close()
 
         assert dev.restart_nats() == url
         assert dev.nats is not None and dev.nats.pid != old_pid and dev.nats.running
 
-        nc = await nats.connect(url)
-        info = await nc.jetstream().stream_info(stream)
+        nc = await connect(url, "drill", creds=Path(creds))  # the same credentials after the restart
+        info = await nc.jetstream().stream_info("PRAXIS_EXECUTOR_EVT")
         await nc.close()
         assert info.state.messages == 3
         assert "killed with SIGKILL and restarted" in config.nats_log.read_text()
     finally:
         dev.stop()
+
+
+async def test_our_nats_enforces_permissions_and_each_service_gets_its_credentials(
+    tmp_path: Path, pg_dsn: str, fake_bin: Path
+) -> None:
+    data = tmp_path / "data"
+    config = DevConfig(tmp_path, free_port(), 0, free_port(), None, pg_dsn, data_dir=data)
+    dev = DevStack(config, policy=FAST)
+    try:
+        urls = dev.start_servers()
+        assert urls.nats_auth == data / "nats-auth"
+        env = dev.child_env()
+        for svc in ("DISCOVERY", "SCHEDULER", "EXECUTOR", "GATEWAY"):
+            assert env[f"PRAXIS_{svc}_NATS_CREDS"] == str(data / "nats-auth" / "creds" / f"{svc.lower()}.creds")
+        assert env["PRAXIS_AGENT_NATS_CREDS"].endswith("creds/agent-sim-bench-1.creds")
+        assert env["PRAXIS_EXECUTOR_WORKER_SIGNER"] == str(data / "nats-auth" / "worker-signer.nk")
+        with pytest.raises(nats.errors.Error, match=r"(?i)authorization violation"):
+            await nats.connect(urls.nats_url, allow_reconnect=False)
+        nc = await connect(urls.nats_url, "check", creds=Path(env["PRAXIS_SCHEDULER_NATS_CREDS"]))
+        await nc.close()
+    finally:
+        dev.stop()
+    seed = (data / "nats-auth" / "operator.nk").read_text()
+    dev = DevStack(config, policy=FAST)
+    try:
+        dev.start_servers()
+        assert (data / "nats-auth" / "operator.nk").read_text() == seed
+    finally:
+        dev.stop()
+
+
+def test_an_external_nats_gets_no_credentials_and_auth_can_be_switched_off(stack: DevStack, tmp_path: Path) -> None:
+    stack.start_servers()  # PRAXIS_NATS_URL-style: the session's plain NATS
+    assert stack.credentials_env() == {} and "PRAXIS_SCHEDULER_NATS_CREDS" not in stack.child_env()
+    off = DevConfig.from_env({"PRAXIS_DEV_NATS_AUTH": "off"}, root=tmp_path)
+    assert not off.nats_auth and DevConfig.from_env({}, root=tmp_path).nats_auth
+    with pytest.raises(DevStackError, match="PRAXIS_DEV_NATS_AUTH"):
+        DevConfig.from_env({"PRAXIS_DEV_NATS_AUTH": "maybe"}, root=tmp_path)
 
 
 def test_busy_gateway_port_names_the_env_var(stack: DevStack) -> None:

@@ -14,6 +14,7 @@ import nats
 import pytest
 
 from praxis_testkit.databases import run_sync
+from praxis_testkit.plugin import SecuredNats
 from praxis_testkit.servers import NatsServer, PgCluster, PortInUseError, ServerStartError
 
 
@@ -90,3 +91,19 @@ def test_persistent_pg_data_dir_is_reused() -> None:
 def test_unreachable_pg_data_dir_is_explained(tmp_path: Path) -> None:
     with pytest.raises(ServerStartError, match="cannot write"):
         PgCluster(data_dir=tmp_path / "pg").start()
+
+
+async def test_secured_nats_refuses_a_client_without_credentials_and_accepts_each_identity(
+    secured_nats: SecuredNats,
+) -> None:
+    with pytest.raises(nats.errors.Error, match=r"(?i)authorization violation"):
+        await nats.connect(secured_nats.url, allow_reconnect=False)
+    for identity in ("discovery", "scheduler", "executor", "gateway", "agent-sim-bench-1"):
+        nc = await nats.connect(secured_nats.url, user_credentials=str(secured_nats.creds(identity)))
+        await nc.close()
+    assert secured_nats.worker_signer.is_file() and secured_nats.creds_dir.is_dir()
+
+
+def test_a_missing_authorization_config_is_a_clear_start_error(tmp_path: Path) -> None:
+    with pytest.raises(ServerStartError, match="cannot read the NATS authorization config"):
+        NatsServer(auth_config=tmp_path / "auth.conf").start()

@@ -87,7 +87,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         say("Praxis is running.")
         say(f"  console   {url}/")
         say(f"  API docs  {url}/docs")
-        say(f"  NATS      {urls.nats_url}")
+        say(
+            f"  NATS      {urls.nats_url}" + (f"  (credentials in {_shown(urls.nats_auth)}/)" if urls.nats_auth else "")
+        )
         say(f"  Postgres  {urls.database_url}")
         say(f"  logs      {logs}/  (data {_shown(config.devdata)}/)")
         say(f"Try a protocol:  .venv/bin/praxis-dev try {EXAMPLE}")
@@ -107,6 +109,8 @@ def cmd_servers(args: argparse.Namespace) -> int:
         say("")
         say(f"export PRAXIS_NATS_URL={urls.nats_url}")
         say(f"export PRAXIS_DATABASE_URL={urls.database_url}")
+        for name, value in stack.credentials_env().items():  # each service picks its own
+            say(f"export {name}={value}")
         if stack.nats is None and stack.pg is None:
             return  # both given by the environment: nothing of ours to keep running
         say("Press Ctrl-C to stop.")
@@ -153,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="start NATS, Postgres and every service; Ctrl-C stops all",
         description="Ports: PRAXIS_DEV_GATEWAY_PORT (8000), PRAXIS_DEV_NATS_PORT (4322), PRAXIS_DEV_PG_PORT (5433). "
         "PRAXIS_NATS_URL / PRAXIS_DATABASE_URL use existing servers instead. Data and logs: "
-        "PRAXIS_DEV_DATA_DIR (default .devdata/). A service that exits is restarted with backoff.",
+        "PRAXIS_DEV_DATA_DIR (default .devdata/). A service that exits is restarted with backoff. "
+        "NATS enforces each service's permissions (credentials in <data dir>/nats-auth); "
+        "PRAXIS_DEV_NATS_AUTH=off starts it without.",
     )
     run.set_defaults(func=cmd_run)
 

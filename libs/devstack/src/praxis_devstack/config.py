@@ -4,6 +4,11 @@ Everything is an env var (no config file) so the same knobs work for ``make run`
 ``PRAXIS_DEV_DATA_DIR`` (default ``<repo>/.devdata``) holds everything a stack writes - logs, the NATS
 store, the Postgres cluster, the executor's work dir, the agent's state - so a second stack (a crash
 drill, a benchmark) can run beside ``make run`` with its own data dir and its own ports.
+
+The NATS that ``praxis-dev`` starts enforces the Praxis permissions (operator mode): its authorization lives in
+``<data dir>/nats-auth`` (written by ``praxis-admin nats-init`` logic at first start, kept afterwards) and each
+service gets its own credentials. ``PRAXIS_DEV_NATS_AUTH=off`` starts it without authorization, as before.
+An existing server (``PRAXIS_NATS_URL``) is used without credentials unless ``PRAXIS_NATS_CREDS`` is set.
 """
 
 from __future__ import annotations
@@ -52,6 +57,17 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise DevStackError(f"{name}={raw!r}: use on or off", exit_code=2)
+
+
 def _data_dir(env: Mapping[str, str], root: Path) -> Path:
     raw = env.get("PRAXIS_DEV_DATA_DIR", "").strip()
     path = root / (Path(raw).expanduser() if raw else Path(DEFAULT_DATA_DIR))
@@ -66,6 +82,7 @@ class DevConfig:
 
     ``nats_url``/``database_url`` set means "use that server, don't start one". ``data_dir`` ``None``
     means ``<root>/.devdata`` (what :meth:`from_env` gives when ``PRAXIS_DEV_DATA_DIR`` is unset).
+    ``nats_auth``: the NATS we start enforces the Praxis permissions (never applies to ``nats_url``).
     """
 
     root: Path
@@ -75,6 +92,7 @@ class DevConfig:
     nats_url: str | None
     database_url: str | None
     data_dir: Path | None = None
+    nats_auth: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, root: Path | None = None) -> DevConfig:
@@ -88,6 +106,7 @@ class DevConfig:
             nats_url=env.get("PRAXIS_NATS_URL") or None,
             database_url=env.get("PRAXIS_DATABASE_URL") or None,
             data_dir=_data_dir(env, root),
+            nats_auth=_switch(env, "PRAXIS_DEV_NATS_AUTH", True),
         )
 
     @property
@@ -101,6 +120,10 @@ class DevConfig:
     @property
     def nats_store(self) -> Path:
         return self.devdata / "nats"
+
+    @property
+    def nats_auth_dir(self) -> Path:
+        return self.devdata / "nats-auth"
 
     @property
     def nats_log(self) -> Path:

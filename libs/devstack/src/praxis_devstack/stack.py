@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from praxis_contracts.permissions import SERVICES
 from praxis_devstack.config import BENCH_ID, DEV_DATABASE, DevConfig
 from praxis_devstack.console import say, warn
 from praxis_devstack.errors import DevStackError
@@ -37,6 +38,7 @@ from praxis_devstack.supervisor import (
     stop_signals_deferred,
     tail_block,
 )
+from praxis_natsauth.authdir import AuthDir, AuthDirError, environment, init_dir
 from praxis_testkit.databases import ensure_database
 from praxis_testkit.servers import (
     MissingBinaryError,
@@ -68,6 +70,8 @@ INSTANCE_NAMES = {
 class ServerUrls:
     nats_url: str
     database_url: str
+    nats_auth: Path | None = None
+    """The authorization directory of the NATS we started with one (None: no credentials are handed out)."""
 
 
 @dataclass
@@ -119,6 +123,7 @@ class DevStack:
         """NATS and Postgres (or the ones named by ``PRAXIS_NATS_URL``/``PRAXIS_DATABASE_URL``)."""
         cfg = self.config
         cfg.logs_dir.mkdir(parents=True, exist_ok=True)
+        nats_auth = self._nats_authorization() if cfg.nats_url is None and cfg.nats_auth else None
         with self._server_errors():
             if cfg.nats_url is None:
                 say(f"starting NATS on port {cfg.nats_port} (store {cfg.nats_store}) ...")
@@ -134,12 +139,28 @@ class DevStack:
                 database_url = ensure_database(self.pg.dsn, DEV_DATABASE)
             else:
                 database_url = cfg.database_url
-        self.urls = ServerUrls(nats_url=nats_url, database_url=database_url)
+        self.urls = ServerUrls(nats_url=nats_url, database_url=database_url, nats_auth=nats_auth)
         return self.urls
+
+    def _nats_authorization(self) -> Path:
+        """``praxis-admin nats-init`` into the data dir: the first start creates the keys, later ones keep them
+        (and issue the JWTs again, so they follow the permissions of the code that runs)."""
+        auth = self.config.nats_auth_dir
+        first = not AuthDir(auth).auth_config.is_file()
+        try:
+            init_dir(auth, [BENCH_ID])
+        except (AuthDirError, OSError) as exc:
+            raise DevStackError(f"cannot prepare the NATS authorization in {auth}: {exc}") from None
+        if first:
+            say(f"created the NATS authorization in {auth} (every service gets its own credentials)")
+        return auth
 
     def _start_nats(self, port: int) -> NatsServer:
         cfg = self.config
-        self.nats = NatsServer(port=port, store_dir=cfg.nats_store, durable=True, log_file=cfg.nats_log).start()
+        auth = AuthDir(cfg.nats_auth_dir).auth_config if cfg.nats_auth else None
+        self.nats = NatsServer(
+            port=port, store_dir=cfg.nats_store, durable=True, log_file=cfg.nats_log, auth_config=auth
+        ).start()
         return self.nats
 
     @contextlib.contextmanager
@@ -188,7 +209,20 @@ class DevStack:
             "PRAXIS_GATEWAY_PORT": str(self.config.gateway_port),
             **self.metrics_env(),
             **self.identity_env(),
+            **self.credentials_env(),
         }
+
+    def credentials_env(self) -> dict[str, str]:
+        """Each service's own NATS credentials (``PRAXIS_<SVC>_NATS_CREDS``, the agent's for this bench) and the
+        executor's worker signer, when the NATS we started enforces permissions; nothing otherwise (an external
+        server: the services read ``PRAXIS_NATS_CREDS`` from the environment, if it is set)."""
+        if self.urls is None or self.urls.nats_auth is None:
+            return {}
+        per_process = environment(AuthDir(self.urls.nats_auth))
+        env: dict[str, str] = {}
+        for process in (*SERVICES, f"agent-{BENCH_ID}"):
+            env.update(per_process[process])
+        return env
 
     def identity_env(self) -> dict[str, str]:
         """Instance names and state dirs that survive a restart; a variable already set in the environment wins.

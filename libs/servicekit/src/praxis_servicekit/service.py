@@ -24,7 +24,7 @@ from praxis_contracts.base import Reply
 from praxis_contracts.common import HealthQuery, HealthReply, health_subject
 from praxis_contracts.streams import ALL_STREAMS
 from praxis_servicekit import metrics
-from praxis_servicekit.bus import connect, ensure_streams
+from praxis_servicekit.bus import NatsCredentialsError, StreamSetupError, connect, ensure_streams
 from praxis_servicekit.consumer import Consumer, Subscription, check_subscriptions
 from praxis_servicekit.queries import QueryRoute, serve_queries
 from praxis_servicekit.settings import ServiceSettings
@@ -142,12 +142,17 @@ async def _run(spec: ServiceSpec, stopping: asyncio.Event, ready: Callable[[], N
             uow_factory = UnitOfWorkFactory(engine, spec.db.metadata)
 
         try:
-            nc = await connect(settings.nats_url, f"praxis-{spec.name}-{settings.instance}")
+            nc = await connect(settings.nats_url, f"praxis-{spec.name}-{settings.instance}", creds=settings.nats_creds)
+        except NatsCredentialsError as exc:
+            raise StartupError(str(exc)) from exc
         except Exception as exc:
             raise StartupError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc
         stack.push_async_callback(_close_nats, nc)
         js = nc.jetstream()
-        await ensure_streams(js, ALL_STREAMS, replicas=settings.nats_replicas)
+        try:
+            await ensure_streams(js, ALL_STREAMS, replicas=settings.nats_replicas)
+        except StreamSetupError as exc:
+            raise StartupError(str(exc)) from exc
 
         if engine is not None and spec.db is not None:
             from praxis_servicekit.outbox import OutboxRelay

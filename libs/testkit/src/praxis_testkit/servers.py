@@ -113,6 +113,8 @@ class NatsServer:
     ``store_dir=None`` uses a temp store that is deleted on :meth:`stop`; a given ``store_dir`` is kept
     (that is what makes ``make run`` keep its streams). ``durable=True`` fsyncs every JetStream write
     (``sync_interval: always``); the default syncs periodically, which is plenty for tests.
+    ``auth_config`` is an authorization config (``auth.conf`` of ``praxis-admin nats-init``): its text is added
+    to the server's config, so the server runs in operator mode and refuses clients without valid credentials.
     """
 
     def __init__(
@@ -123,8 +125,10 @@ class NatsServer:
         durable: bool = False,
         log_file: str | os.PathLike[str] | None = None,
         start_timeout: float = 15.0,
+        auth_config: str | os.PathLike[str] | None = None,
     ) -> None:
         self.port = port
+        self.auth_config = Path(auth_config) if auth_config is not None else None
         self.store_dir = Path(store_dir) if store_dir is not None else None
         self.durable = durable
         self.log_file = Path(log_file) if log_file is not None else None
@@ -148,6 +152,7 @@ class NatsServer:
         binary = nats_server_binary()
         if self.port is not None and port_in_use(self.port):
             raise PortInUseError(self.port, "NATS")
+        auth = self._auth_text()
         run_dir = Path(tempfile.mkdtemp(prefix="praxis-nats-"))
         self._run_dir = run_dir
         store = self.store_dir if self.store_dir is not None else run_dir / "store"
@@ -158,7 +163,9 @@ class NatsServer:
         args += ["-js", "-sd", str(store), "--ports_file_dir", str(run_dir), "-l", str(log)]
         # 8 MiB messages: a 1 MiB protocol file grows when JSON-encoded, and decks serialise large.
         conf = run_dir / "nats.conf"
-        conf.write_text("max_payload: 8MB\n" + ("jetstream {\n  sync_interval: always\n}\n" if self.durable else ""))
+        conf.write_text(
+            "max_payload: 8MB\n" + ("jetstream {\n  sync_interval: always\n}\n" if self.durable else "") + auth
+        )
         args += ["-c", str(conf)]
         # Own session: a Ctrl-C in the terminal must reach only our supervisor, which then stops
         # things in order (services before the broker they are talking to).
@@ -175,6 +182,14 @@ class NatsServer:
             self.stop()
             raise
         return self
+
+    def _auth_text(self) -> str:
+        if self.auth_config is None:
+            return ""
+        try:
+            return "\n" + self.auth_config.read_text()
+        except OSError as exc:
+            raise ServerStartError(f"cannot read the NATS authorization config {self.auth_config}: {exc}") from exc
 
     def _wait_ready(self, ports_file: Path, log: Path) -> str:
         assert self._proc is not None
