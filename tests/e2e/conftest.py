@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from praxis_testkit.databases import create_database, drop_database
+from praxis_testkit.plugin import SecuredNats
 from praxis_testkit.servers import NatsServer
 from praxis_testkit.services import ServiceProcess, ServiceStack, console_script
 from praxis_testkit.waiting import wait_for_sync
@@ -42,6 +43,14 @@ class Stack:
     base_url: str
     env: dict[str, str]
     roles: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    admin_creds: Path | None = None
+    """Credentials a test uses to watch or play a part on an authorized NATS (never the services')."""
+
+    async def nats(self) -> Any:
+        import nats
+
+        options = {"user_credentials": str(self.admin_creds)} if self.admin_creds else {}
+        return await nats.connect(self.env["PRAXIS_NATS_URL"], **options)
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=10)
@@ -74,9 +83,15 @@ class Stack:
 
 
 def boot_stack(
-    nats_url: str, database_url: str, work: Path, *, executors: dict[str, dict[str, str]] | None = None
+    nats_url: str,
+    database_url: str,
+    work: Path,
+    *,
+    executors: dict[str, dict[str, str]] | None = None,
+    secured: SecuredNats | None = None,
 ) -> Stack:
-    """Migrate, then start every service (``executors``: label -> env of each executor replica)."""
+    """Migrate, then start every service (``executors``: label -> env of each executor replica). With ``secured``
+    every service connects with its own NATS credentials and the executor mints each run worker's."""
     port = _free_port()
     env = {
         "PRAXIS_NATS_URL": nats_url,
@@ -88,6 +103,11 @@ def boot_stack(
         "PRAXIS_AGENT_HEARTBEAT_S": "1",
         "PRAXIS_LOG_JSON": "false",
     }
+    if secured is not None:
+        for svc in ("discovery", "scheduler", "executor", "gateway"):
+            env[f"PRAXIS_{svc.upper()}_NATS_CREDS"] = str(secured.creds(svc))
+        env["PRAXIS_AGENT_NATS_CREDS"] = str(secured.creds(f"agent-{BENCH_ID}"))
+        env["PRAXIS_EXECUTOR_WORKER_SIGNER"] = str(secured.worker_signer)
     for name in DB_SERVICES:
         done = subprocess.run(
             [str(console_script(f"praxis-{name}")), "migrate"],
@@ -99,6 +119,7 @@ def boot_stack(
         assert done.returncode == 0, f"praxis-{name} migrate failed:\n{done.stdout}\n{done.stderr}"
     services = ServiceStack(work / "logs", env, cwd=ROOT)
     stack = Stack(services, {}, f"http://127.0.0.1:{port}", env)
+    stack.admin_creds = secured.admin_creds if secured is not None else None
     try:
         for name in ("discovery", "scheduler", "hardware-agent", "gateway"):
             stack.start(name)
@@ -115,8 +136,9 @@ def boot_stack(
 
 
 @pytest.fixture(scope="session")
-def stack(nats_url: str, pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    booted = boot_stack(nats_url, pg_dsn, tmp_path_factory.mktemp("e2e"))
+def stack(secured_nats: SecuredNats, pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The shared stack, on a NATS server that enforces every identity's permissions (as ``make run`` does)."""
+    booted = boot_stack(secured_nats.url, pg_dsn, tmp_path_factory.mktemp("e2e"), secured=secured_nats)
     try:
         yield booted
     finally:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 
 from praxis_contracts.hardware import Ack, CallRefusal, LoadRunDeck, MachineCall, MachineCallResult
@@ -24,11 +23,12 @@ CYCLES = 40
 CALLS = 3 + 2 * CYCLES + 1  # long_mix: tips, aspirate, dispense, 2 per cycle, drop tips
 
 
-def send(nats_url: str, *messages: LoadRunDeck | MachineCall) -> list[Ack | MachineCallResult]:
-    """Anyone on the bus: request/reply straight to the bench's subjects, as a worker would."""
+def send(stack: Any, *messages: LoadRunDeck | MachineCall) -> list[Ack | MachineCallResult]:
+    """Anyone allowed on the bench's subjects (the NATS permissions are another layer, tested apart):
+    request/reply straight to the bench, as a worker would."""
 
     async def ask() -> list[Ack | MachineCallResult]:
-        nc = await nats.connect(nats_url)
+        nc = await stack.nats()
         try:
             replies: list[Ack | MachineCallResult] = []
             for message in messages:
@@ -58,7 +58,7 @@ def test_a_forged_call_for_a_made_up_run_is_refused_and_not_performed(
         MachineCall(bench_id=BENCH, run_id=run_id, sequence=2, machine="lh", method="request_tip_presence"),
     ]
 
-    ack, *results = send(stack.env["PRAXIS_NATS_URL"], deck, *calls)
+    ack, *results = send(stack, deck, *calls)
 
     assert not ack.ok and ack.error_type == CallRefusal.NOT_HELD.value, ack
     assert_not_held(results[0], run_id, "reader")
@@ -77,7 +77,7 @@ def test_a_real_run_may_not_use_a_machine_it_does_not_hold_and_still_completes(
         bench_id=BENCH, run_id=run_id, sequence=FORGED_SEQUENCE, machine="reader", method="open", epoch=1
     )
 
-    ack, result = send(stack.env["PRAXIS_NATS_URL"], deck, call)
+    ack, result = send(stack, deck, call)
     run = runs.wait_status(run_id, {"completed", "failed", "cancelled", "needs_operator"})
 
     assert_not_held(ack, run_id, "reader")

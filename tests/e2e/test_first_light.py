@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import pytest
 import websockets
 
@@ -157,7 +156,7 @@ class TestAgentIdempotency:
 
     @staticmethod
     async def _ask(stack, *messages: LoadRunDeck | MachineCall) -> list[Ack | MachineCallResult]:
-        nc = await nats.connect(stack.env["PRAXIS_NATS_URL"])
+        nc = await stack.nats()
         try:
             replies: list[Ack | MachineCallResult] = []
             for message in messages:

@@ -2,7 +2,8 @@
 and the platform must be as it was (healthy, and the next run completes).
 
 Each protocol reports what it saw in its return value (the run's outputs), so a test asserts the refusal itself,
-not only that the run ended. NATS-level attacks (streams, forged events, calls for other runs) are not here.
+not only that the run ended. On the bus, a protocol may use the only credentials it can find (its own worker's,
+from its job file): they let it do nothing but ask its own benches for its own run's calls.
 The whole module needs the full worker sandbox (the executor as root on a Linux with Landlock ABI >= 6); where
 the executor reports a layer missing, it is skipped with the executor's own reason.
 """
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import nats
 import pytest
 
 from praxis_contracts.common import HealthQuery, HealthReply, health_subject
@@ -132,11 +132,58 @@ async def hostile_print(lh: LiquidHandler, megabytes: int = 1024) -> str:
 """
 
 
+BUS = """
+import asyncio
+import json
+import nats
+from nats.aio.client import RawCredentials
+
+
+@protocol(name="hostile_bus", version="1.0.0", description="abuses the message bus with its own credentials")
+async def hostile_bus(lh: LiquidHandler, other_bench: str = "other-bench", other_run: str = "other-run") -> dict:
+    job = json.load(open("job.json"))
+    errors = []
+
+    async def noted(exc):
+        errors.append(str(exc))
+
+    options = {"error_cb": noted, "allow_reconnect": False}
+    if job.get("nats_creds"):
+        options.update(user_credentials=RawCredentials(job["nats_creds"]), inbox_prefix="_INBOX_" + job["run_id"])
+    nc = await nats.connect(job["nats_url"], **options)
+    js = nc.jetstream(timeout=3)
+    bench = job["assignment"]["assets"][0]["bench_id"]
+
+    async def tried(coro, answer=lambda value: repr(value)[:300]):
+        try:
+            return {"ok": True, "value": answer(await coro)}
+        except BaseException as exc:
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+    forged = {"run_id": job["run_id"], "seq": 999, "status": "completed", "message_id":
+              "00000000-0000-4000-8000-000000000000", "occurred_at": "2026-01-01T00:00:00Z"}
+    call = {"bench_id": bench, "run_id": other_run, "sequence": 1, "machine": "lh", "method": "request_tip_presence"}
+    seen = {
+        "has_creds": bool(job.get("nats_creds")),
+        "create_stream": await tried(js.add_stream(name="EVIL", subjects=["evil.>"])),
+        "delete_stream": await tried(js.delete_stream("PRAXIS_EXECUTOR_EVT")),
+        "forged_event": await tried(js.publish("praxis.executor.evt.run_finished.v1", json.dumps(forged).encode())),
+        "other_bench": await tried(nc.request(f"praxis.bench.{other_bench}.qry.describe.v1", b"{}", timeout=3)),
+        "other_run": await tried(nc.request(f"praxis.bench.{bench}.cmd.machine_call.v1",
+                                            json.dumps(call).encode(), timeout=10), lambda m: json.loads(m.data)),
+    }
+    await asyncio.sleep(0.2)  # let the server's refusals arrive on the error callback
+    seen["errors"] = errors
+    await nc.close()
+    return seen
+"""
+
+
 def executor_health(stack: Any) -> dict[str, str]:
     """The executor's own health details (the gateway's /health shows only each service's status)."""
 
     async def ask() -> dict[str, str]:
-        nc = await nats.connect(stack.env["PRAXIS_NATS_URL"])
+        nc = await stack.nats()
         try:
             reply = await request(nc, HealthQuery(), HealthReply, timeout=10, subject=health_subject("executor"))
         finally:
@@ -290,4 +337,22 @@ def test_printing_1_gb_hits_the_output_limit(stack: Any, hostile: Callable[..., 
     assert "wrote more output than its limit allows" in run["error"] and "SIGXFSZ" in run["error"], run
     log = Path(stack.env["PRAXIS_EXECUTOR_WORK_DIR"]) / run["id"] / "worker.stderr"
     assert log.stat().st_size <= 256 * 1024**2
+    assert_platform_intact(stack, hostile)
+
+
+def test_its_own_bus_credentials_allow_nothing_beyond_its_run(
+    stack: Any, hostile: Callable[..., dict[str, Any]], agent_record: Callable[[str], dict[str, Any]]
+) -> None:
+    if not stack.admin_creds:
+        pytest.skip("this stack's NATS has no authorization")
+    seen = result(hostile(BUS))
+    assert seen["has_creds"], "the worker got no credentials of its own"
+    for attack in ("create_stream", "delete_stream", "forged_event", "other_bench"):
+        assert seen[attack]["ok"] is False, (attack, seen)
+    violations = " ".join(seen["errors"]).lower()
+    for subject in ("$js.api.stream.create.evil", "praxis.executor.evt.run_finished.v1", "other-bench"):
+        assert "permissions violation for publish to" in violations and subject in violations, seen["errors"]
+    reply = seen["other_run"].get("value") or {}
+    assert reply.get("ok") is False and reply.get("error_type") == "RunDoesNotHoldMachine", seen["other_run"]
+    assert agent_record("other-run") == {}
     assert_platform_intact(stack, hostile)

@@ -4,9 +4,11 @@ contracts' stream specs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import math
+import time
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -165,6 +167,30 @@ async def ensure_streams(
             await _answer(js.update_stream(config), "update", spec)
         except BadRequestError as exc:  # e.g. retention cannot change on an existing stream
             log.warning("stream %s not updated: %s", spec.name, exc)
+
+
+async def wait_for_streams(
+    js: JetStreamContext, specs: tuple[StreamSpec, ...], stopping: asyncio.Event, *, log_every_s: float = 10.0
+) -> None:
+    """Look each stream up until it exists (another service creates it); never create or change one.
+
+    For an identity that may only look streams up: it starts whenever it starts, and serves once the platform's
+    streams are there. Returns early when ``stopping`` is set.
+    """
+    delay, last_log = 0.2, 0.0
+    for spec in specs:
+        while not stopping.is_set():
+            try:
+                await _answer(js.stream_info(spec.name), "look up", spec)
+                break
+            except NotFoundError:
+                now = time.monotonic()
+                if now - last_log >= log_every_s:
+                    log.warning("waiting for stream %s (a Praxis service creates it)", spec.name)
+                    last_log = now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=delay)
+            delay = min(delay * 2, 2.0)
 
 
 async def _answer(call: Awaitable[T], verb: str, spec: StreamSpec) -> T:

@@ -24,7 +24,13 @@ from praxis_contracts.base import Reply
 from praxis_contracts.common import HealthQuery, HealthReply, health_subject
 from praxis_contracts.streams import ALL_STREAMS
 from praxis_servicekit import metrics
-from praxis_servicekit.bus import NatsCredentialsError, StreamSetupError, connect, ensure_streams
+from praxis_servicekit.bus import (
+    NatsCredentialsError,
+    StreamSetupError,
+    connect,
+    ensure_streams,
+    wait_for_streams,
+)
 from praxis_servicekit.consumer import Consumer, Subscription, check_subscriptions
 from praxis_servicekit.queries import QueryRoute, serve_queries
 from praxis_servicekit.settings import ServiceSettings
@@ -78,6 +84,9 @@ class ServiceSpec:
     wire: Callable[[ServiceContext], Awaitable[Wiring]]
     db: DbSpec | None = None
     health_service: str | None = None
+    manages_streams: bool = True
+    """False for a service whose credentials may only look streams up (a bench's agent): it waits for the central
+    services to create them instead of failing, so a bench PC may start before the platform."""
 
 
 class StartupError(RuntimeError):
@@ -150,7 +159,10 @@ async def _run(spec: ServiceSpec, stopping: asyncio.Event, ready: Callable[[], N
         stack.push_async_callback(_close_nats, nc)
         js = nc.jetstream()
         try:
-            await ensure_streams(js, ALL_STREAMS, replicas=settings.nats_replicas)
+            if spec.manages_streams:
+                await ensure_streams(js, ALL_STREAMS, replicas=settings.nats_replicas)
+            else:
+                await wait_for_streams(js, ALL_STREAMS, stopping)
         except StreamSetupError as exc:
             raise StartupError(str(exc)) from exc
 

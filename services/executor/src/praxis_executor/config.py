@@ -36,6 +36,11 @@ class Settings(ServiceSettings):
     """On a graceful stop, how long workers get to reach their next checkpoint before they are killed."""
     worker_nats_url: str | None = None
     """The NATS URL workers use (default: the executor's own)."""
+    worker_signer: Path | None = None
+    """The scoped signing key (``worker-signer.nk`` from ``praxis-admin nats-init``) that mints each run worker's
+    own NATS credentials; None: workers connect without credentials (a NATS server without authorization)."""
+    worker_creds_ttl_s: float = 900.0
+    """Lifetime of a worker's NATS credentials; the owner sends fresh ones every third of it, and stops at the end."""
 
     # ------------------------------------------------------------------------ the worker sandbox
     sandbox_user: str = "praxis-worker"

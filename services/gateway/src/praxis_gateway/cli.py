@@ -15,6 +15,7 @@ from praxis_gateway.config import Settings
 from praxis_gateway.db import MIGRATIONS
 from praxis_gateway.db.tables import SCHEMA
 from praxis_gateway.runtime import GatewayStartupError
+from praxis_servicekit.bus import refused
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -52,9 +53,24 @@ async def preflight(settings: Settings) -> None:
     if settings.database_url:
         async with migrated_engine(settings):
             pass
+    options: dict[str, str] = {}
+    if settings.nats_creds is not None:
+        from praxis_natsauth import InvalidCredentials, read_creds
+
+        try:  # nats-py would retry for ever on a file without a JWT: check it first
+            read_creds(settings.nats_creds)
+        except InvalidCredentials as exc:
+            raise GatewayStartupError(str(exc)) from exc
+        options["user_credentials"] = str(settings.nats_creds)
     try:
-        nc = await nats.connect(settings.nats_url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=0)
+        nc = await nats.connect(
+            settings.nats_url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=0, **options
+        )
     except Exception as exc:
+        if refused(exc):
+            raise GatewayStartupError(
+                f"NATS refused the credentials of gateway ({settings.nats_creds or 'none given'}): {exc}"
+            ) from exc
         raise GatewayStartupError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc
     await nc.close()
 

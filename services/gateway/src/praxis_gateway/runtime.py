@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from praxis_gateway.bus import Bus
 from praxis_gateway.config import Settings
 from praxis_gateway.events import EventHub
-from praxis_servicekit.bus import connect, ensure_streams
+from praxis_servicekit.bus import NatsCredentialsError, StreamSetupError, connect, ensure_streams
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +48,18 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with contextlib.AsyncExitStack() as stack:
         engine, revision = await _open_database(settings, stack)
         try:
-            nc = await connect(settings.nats_url, f"praxis-gateway-{settings.instance}")
+            nc = await connect(settings.nats_url, f"praxis-gateway-{settings.instance}", creds=settings.nats_creds)
+        except NatsCredentialsError as exc:
+            raise GatewayStartupError(str(exc)) from exc
         except Exception as exc:
             raise GatewayStartupError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc
         stack.push_async_callback(_close_nats, nc)
         js = nc.jetstream()
         if settings.ensure_streams:
-            await ensure_streams(js)
+            try:
+                await ensure_streams(js)
+            except StreamSetupError as exc:
+                raise GatewayStartupError(str(exc)) from exc
         hub = EventHub(nc, queue_size=settings.ws_queue_size)
         await hub.start()
         stack.push_async_callback(hub.stop)

@@ -27,6 +27,7 @@ def build(settings: Settings | None = None) -> ServiceSpec:
         settings=settings,
         wire=functools.partial(wire, settings=settings),
         health_service="hardware-agent",
+        manages_streams=False,  # an agent may only look the platform's streams up: it waits for them
     )
 
 

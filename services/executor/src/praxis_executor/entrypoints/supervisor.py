@@ -37,6 +37,7 @@ from praxis_executor.handlers.workers import WorkerPlan
 from praxis_executor.worker.protocol import (
     ENDINGS,
     CancelControl,
+    CredentialsControl,
     FinishedReport,
     JobSpec,
     PauseControl,
@@ -45,6 +46,7 @@ from praxis_executor.worker.protocol import (
     SuspendControl,
     parse_report,
 )
+from praxis_natsauth import mint_worker_credentials
 from praxis_servicekit.db import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class Driver:
     sent_cancel: bool = False
     ended: bool = False
     fenced: bool = False
+    benches: tuple[str, ...] = ()
+    creds_minted_at: float = 0.0
 
 
 @dataclass
@@ -87,6 +91,26 @@ class WorkerSupervisor:
 
     def __post_init__(self) -> None:
         self.sandbox = Sandbox.start(self.settings)  # probes and logs the worker sandbox's layers, at start
+        signer = self.settings.worker_signer
+        self._signer = signer.read_text() if signer is not None else None  # read once: a bad path fails the start
+
+    def _mint(self, driver: Driver) -> str | None:
+        """The run worker's own NATS identity: only its run's inbox and its benches' subjects, for a while."""
+        if self._signer is None:
+            return None
+        driver.creds_minted_at = time.monotonic()
+        return mint_worker_credentials(
+            self._signer, driver.run_id, list(driver.benches), self.settings.worker_creds_ttl_s
+        )
+
+    def _renew_credentials(self, driver: Driver) -> None:
+        worker = driver.worker
+        if worker is None or self._signer is None:
+            return
+        if time.monotonic() - driver.creds_minted_at >= self.settings.worker_creds_ttl_s / 3:
+            creds = self._mint(driver)
+            if creds is not None:
+                worker.send(CredentialsControl(creds=creds))
 
     @property
     def instance(self) -> str:
@@ -153,6 +177,8 @@ class WorkerSupervisor:
             inputs = RunInputs(benches=benches, filename=source.filename)
             await self._tx(workers.remember_inputs, plan.run_id, self.instance, plan.epoch, inputs)
         s = self.settings
+        driver = self.drivers.get(plan.run_id) or Driver(plan.run_id)
+        driver.benches = tuple(plan.assignment.bench_ids)
         return JobSpec(
             run_id=plan.run_id,
             function=plan.function,
@@ -166,6 +192,7 @@ class WorkerSupervisor:
             recovery=plan.recovery,
             start_paused=plan.start_paused,
             nats_url=s.worker_nats_url or s.nats_url,
+            nats_creds=self._mint(driver),
             attempt_timeout_s=s.machine_call_attempt_s,
             unreachable_timeout_s=s.bench_unreachable_timeout_s,
             max_outputs_bytes=s.max_outputs_bytes,
@@ -270,6 +297,7 @@ class WorkerSupervisor:
             driver = self.drivers.get(run_id)
             if driver is not None:
                 self._reconcile(driver, wanted)
+                self._renew_credentials(driver)
             elif wanted.status.value in ("starting", "running", "paused"):
                 self.drive(run_id, f"reclaimed by {self.instance}")
         for run_id, driver in list(self.drivers.items()):

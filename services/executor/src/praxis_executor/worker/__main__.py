@@ -19,12 +19,13 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from praxis_contracts.hardware import BenchDescription
+from praxis_contracts.permissions import inbox_prefix
 from praxis_executor.adapters.sandbox_confine import confine_from_environment
 from praxis_executor.worker.control import RunCancelled, RunControl, RunParked, RunSuspended, WorkerSuperseded
 from praxis_executor.worker.events import EventJournal, EventWriter, read_control
@@ -63,6 +64,8 @@ async def open_transport(spec: JobSpec) -> AsyncIterator[BenchTransport]:
     nats = await NatsBenchTransport.connect(
         spec.nats_url,
         f"praxis-worker-{spec.run_id}-{spec.epoch}",
+        creds=spec.nats_creds,
+        inbox_prefix=inbox_prefix(spec.run_id) if spec.nats_creds else None,
         attempt_timeout_s=spec.attempt_timeout_s,
         unreachable_timeout_s=spec.unreachable_timeout_s,
         per_bench=per_bench,
@@ -87,6 +90,8 @@ async def run_job(spec: JobSpec, writer: EventWriter) -> None:
 async def _outcome(spec: JobSpec, writer: EventWriter, control: RunControl) -> BaseModel:
     try:
         async with open_transport(spec) as transport:
+            if isinstance(transport, NatsBenchTransport):
+                control.on_credentials(_rotating(transport))
             benches: dict[str, BenchDescription] = dict(spec.benches)
             for bench_id in spec.assignment.bench_ids:
                 if bench_id not in benches:
@@ -121,6 +126,18 @@ async def _outcome(spec: JobSpec, writer: EventWriter, control: RunControl) -> B
         return FinishedReport(
             status="failed", error=what or f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
         )
+
+
+def _rotating(transport: NatsBenchTransport) -> Callable[[str], None]:
+    """Fresh credentials arrive on the control thread's loop callback: reconnect with them in a task."""
+    pending: set[asyncio.Task[None]] = set()
+
+    def rotate(creds: str) -> None:
+        task = asyncio.get_running_loop().create_task(transport.rotate(creds))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return rotate
 
 
 def ending_of(outcome: BaseModel, spec: JobSpec) -> BaseModel:

@@ -60,6 +60,21 @@ class RunControl:
         self._suspended = False
         self.reason = ""
         self._on_pause, self._on_resume = on_pause, on_resume
+        self._on_credentials: Callable[[str], None] | None = None
+        self._fresh_credentials: str | None = None
+
+    def credentials(self, creds: str) -> None:
+        """Fresh NATS credentials from the executor: handed to the transport (or kept until it exists)."""
+        if self._on_credentials is not None:
+            self._on_credentials(creds)
+        else:
+            self._fresh_credentials = creds
+
+    def on_credentials(self, callback: Callable[[str], None]) -> None:
+        self._on_credentials = callback
+        if self._fresh_credentials is not None:
+            callback(self._fresh_credentials)
+            self._fresh_credentials = None
 
     @property
     def cancelled(self) -> bool:

@@ -21,6 +21,7 @@ from praxis_executor.worker.journal import CallRecord
 from praxis_executor.worker.protocol import (
     CallReport,
     CancelControl,
+    CredentialsControl,
     PauseControl,
     ResumeControl,
     SuspendControl,
@@ -75,6 +76,8 @@ def apply_control(control: RunControl, line: str) -> None:
         control.resume()
     elif isinstance(message, SuspendControl):
         control.suspend()
+    elif isinstance(message, CredentialsControl):
+        control.credentials(message.creds)
 
 
 def read_control(control: RunControl, loop: asyncio.AbstractEventLoop, stream: IO[str] | None = None) -> None:

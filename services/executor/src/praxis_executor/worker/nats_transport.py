@@ -12,13 +12,14 @@ call fail with :class:`BenchUnreachable` (its outcome unknown): the run then par
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import nats
-from nats.aio.client import Client
+from nats.aio.client import Client, RawCredentials
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import MaxPayloadError, NoRespondersError
@@ -63,11 +64,28 @@ class NatsBenchTransport:
         self.unreachable_timeout_s = unreachable_timeout_s
         self.per_bench = dict(per_bench or {})
         self._owns = owns
+        self._reconnect: tuple[str, str, str | None] | None = None
 
     @classmethod
-    async def connect(cls, url: str, name: str, **kwargs: object) -> NatsBenchTransport:
-        nc = await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.25)
-        return cls(nc, owns=True, **kwargs)  # type: ignore[arg-type]
+    async def connect(
+        cls, url: str, name: str, *, creds: str | None = None, inbox_prefix: str | None = None, **kwargs: object
+    ) -> NatsBenchTransport:
+        """``creds``: this worker's own credentials (creds file text); it may then read only ``inbox_prefix``."""
+        nc = await _open(url, name, creds, inbox_prefix)
+        transport = cls(nc, owns=True, **kwargs)  # type: ignore[arg-type]
+        transport._reconnect = (url, name, inbox_prefix)
+        return transport
+
+    async def rotate(self, creds: str) -> None:
+        """Connect again with fresh credentials before the current ones expire (the server then closes the old
+        connection for good); a request in flight on the old connection finishes there."""
+        if self._reconnect is None:
+            return
+        url, name, inbox_prefix = self._reconnect
+        fresh = await _open(url, name, creds, inbox_prefix)
+        old, self.nc = self.nc, fresh
+        with contextlib.suppress(Exception):
+            await old.drain()
 
     async def close(self) -> None:
         if self._owns and not self.nc.is_closed:
@@ -110,6 +128,15 @@ class NatsBenchTransport:
                 deadline = time.monotonic() + silence  # alive and busy with the first attempt: keep waiting
                 continue
             return reply
+
+
+async def _open(url: str, name: str, creds: str | None, inbox_prefix: str | None) -> Client:
+    options: dict[str, Any] = {}
+    if creds is not None:
+        options["user_credentials"] = RawCredentials(creds)
+    if inbox_prefix is not None:
+        options["inbox_prefix"] = inbox_prefix
+    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.25, **options)
 
 
 def _parse(answer: Msg, reply_type: type[R]) -> R:

@@ -66,6 +66,9 @@ class JobSpec(BaseModel):
     start_paused: bool = False
     transport: Literal["nats", "inprocess"] = "nats"
     nats_url: str | None = None
+    nats_creds: str | None = Field(
+        default=None, description="this worker's own short-lived NATS credentials (creds file text), renewed on stdin"
+    )
     attempt_timeout_s: float = Field(default=5.0, description="one request/reply attempt of a machine call")
     unreachable_timeout_s: float = Field(
         default=120.0, description="how long a bench may stay silent before the run parks (per bench if it says)"
@@ -228,8 +231,15 @@ class SuspendControl(BaseModel):
     type: Literal["suspend"] = "suspend"
 
 
+class CredentialsControl(BaseModel):
+    """Fresh NATS credentials before the current ones expire: the worker reconnects with them."""
+
+    type: Literal["credentials"] = "credentials"
+    creds: str
+
+
 Control = Annotated[
-    CancelControl | PauseControl | ResumeControl | SuspendControl,
+    CancelControl | PauseControl | ResumeControl | SuspendControl | CredentialsControl,
     Field(discriminator="type"),
 ]
 CONTROL = TypeAdapter[Control](Control)
