@@ -136,13 +136,21 @@ def boot_stack(
 
 
 @pytest.fixture(scope="session")
-def stack(secured_nats: SecuredNats, pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The shared stack, on a NATS server that enforces every identity's permissions (as ``make run`` does)."""
-    booted = boot_stack(secured_nats.url, pg_dsn, tmp_path_factory.mktemp("e2e"), secured=secured_nats)
+def stack(secured_nats: SecuredNats, pg_admin_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The shared stack, on a NATS server that enforces every identity's permissions (as ``make run`` does).
+
+    It has a database of its own: the session's shared one holds what service-level tests left behind (benches
+    nobody serves, for one), which the stack's scheduler would otherwise place runs on."""
+    name = f"praxis_e2e_{secrets.token_hex(4)}"
+    database_url = create_database(pg_admin_dsn, name)
     try:
-        yield booted
+        booted = boot_stack(secured_nats.url, database_url, tmp_path_factory.mktemp("e2e"), secured=secured_nats)
+        try:
+            yield booted
+        finally:
+            booted.services.stop_all()
     finally:
-        booted.services.stop_all()
+        drop_database(pg_admin_dsn, name)
 
 
 def _os_env() -> dict[str, str]:
