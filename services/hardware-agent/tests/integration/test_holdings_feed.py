@@ -224,13 +224,57 @@ async def test_while_the_scheduler_is_down_known_runs_act_and_unknown_ones_are_r
     assert (await load_deck(nc, bench_id, "run-5")).ok
     known = await call_reader(nc, bench_id, "run-5")
     unknown = await call_reader(nc, bench_id, "run-6")
-    next_unknown = await call_reader(nc, bench_id, "run-7")  # refused from the failure, without asking again
+    next_unknown = await call_reader(nc, bench_id, "run-7")
 
     assert known.ok
     for refused, run_id in ((unknown, "run-6"), (next_unknown, "run-7")):
         assert refused.error_type == CallRefusal.NOT_HELD.value
         assert f"run {run_id} is unknown to this agent and the scheduler could not be asked" in (refused.error or "")
     assert "holdings_sync_error" in feed.status()
+
+
+async def test_a_scheduler_that_comes_up_after_the_agent_is_asked_at_once(
+    nats_url: str, nc: Client, bench_id: str, agent: Agent
+) -> None:
+    """Nobody answered the agent's first question (it started first): that failure was instant, so a call of a
+    run it does not know asks again rather than being refused until the next periodic check."""
+    _, feed = await agent()
+    assert "holdings_sync_error" in feed.status()
+    client = await nats.connect(nats_url)
+    try:
+        late = await Scheduler(client).start()
+        late.reserve("run-8", f"{bench_id}/reader")
+
+        assert (await load_deck(nc, bench_id, "run-8")).ok
+        assert (await call_reader(nc, bench_id, "run-8")).ok
+        assert "holdings_sync_error" not in feed.status()
+    finally:
+        await client.drain()
+
+
+async def test_a_scheduler_that_does_not_answer_in_time_is_not_waited_for_on_every_call(
+    nc: Client, bench_id: str, agent: Agent
+) -> None:
+    """A question that timed out would hold up every call queued behind it for as long again: while the latest
+    snapshot timed out, unknown runs are refused at once and only the periodic check asks again."""
+    questions: list[object] = []
+
+    async def swallow(msg: object) -> None:
+        questions.append(msg)
+
+    mute = await nc.subscribe(subject_of(ListReservations), cb=swallow)
+    await nc.flush()
+    try:
+        _, feed = await agent()
+        asked = len(questions)
+        refused = [await call_reader(nc, bench_id, run_id) for run_id in ("run-9", "run-10")]
+    finally:
+        await mute.unsubscribe()
+
+    assert asked == 1 and len(questions) == 1
+    for reply in refused:
+        assert reply.error_type == CallRefusal.NOT_HELD.value
+        assert "could not be asked" in (reply.error or "") and "holdings_sync_error" in feed.status()
 
 
 async def test_after_a_reconnect_the_holdings_are_read_again(bench_id: str, tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ class HoldingsFeed:
         self._sync: asyncio.Task[None] | None = None
         self._synced_start = -math.inf  # monotonic start of the newest successful snapshot
         self._failure: str | None = None  # why the latest snapshot failed; None once one succeeds
+        self._failure_was_slow = False  # it failed only after waiting (a timeout), not at once (no responders)
         self._reconnects = self._reconnect_count()
 
     async def start(self) -> None:
@@ -100,13 +101,14 @@ class HoldingsFeed:
         """Why ``run_id`` may not act on ``machines`` (None: it may). A run the agent never heard of is looked up
         once (a snapshot asked for after this request arrived) before it is refused.
 
-        The bench's calls are answered one at a time, so while the scheduler does not answer (its latest
-        snapshot failed) an unknown run is refused at once instead of holding up the calls behind it for a
-        query timeout each; :meth:`maintain` keeps asking in the background.
+        The bench's calls are answered one at a time, so while the scheduler does not answer in time (its latest
+        snapshot timed out) an unknown run is refused at once instead of holding up the calls behind it for a
+        query timeout each; :meth:`maintain` keeps asking in the background. A snapshot that failed at once
+        (no scheduler subscribed yet, as just after a start) costs nothing to try again, so it is.
         """
         verdict = self.holdings.verdict(run_id, machines)
         if verdict.unknown:
-            if self._failure is not None:
+            if self._failure is not None and self._failure_was_slow:
                 return f"run {run_id} is unknown to this agent and the scheduler could not be asked: {self._failure}"
             try:
                 await self._refresh(after=time.monotonic())
@@ -143,10 +145,12 @@ class HoldingsFeed:
             reply = await request(self.nc, ListReservations(), ReservationList, timeout=self.query_timeout_s)
         except Exception as exc:
             self._failure = f"{type(exc).__name__}: {exc}"
+            self._failure_was_slow = time.monotonic() - started >= self.query_timeout_s / 2
             raise
         self.holdings.apply_snapshot(reply.reservations, mark, utcnow())
         self._synced_start = max(self._synced_start, started)
         self._failure = None
+        self._failure_was_slow = False
         log.debug("bench %s: holdings synced (%d runs)", self.holdings.bench_id, self.holdings.run_count())
 
     async def _on_event(self, msg: Msg) -> None:
