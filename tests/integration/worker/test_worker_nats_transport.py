@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 from pylabrobot.liquid_handling.standard import Pickup
 from pylabrobot.resources import Coordinate, TipSpot
 
-from praxis_contracts.hardware import DescribeBench, EndRun, LoadRunDeck, MachineCall
+from praxis_contracts.hardware import DescribeBench, EndRun, LoadRunDeck, MachineCall, MachineCallResult
 from praxis_contracts.registry import subject_of
 from praxis_contracts.runs import AssetAssignment, Assignment
 from praxis_executor.worker.control import RunControl
@@ -182,3 +182,44 @@ async def test_a_silent_bench_is_waited_for_and_asked_again_with_the_same_key(
 
 async def _note(heard: list[int], msg: Msg) -> None:
     heard.append(MachineCall.model_validate_json(msg.data).sequence)
+
+
+async def test_a_worker_with_short_lived_credentials_keeps_working_across_a_renewal(
+    secured_nats: Any, unique_id: str
+) -> None:
+    """The executor mints each worker its own credentials and renews them before they expire: a renewed worker
+    is still heard after its first credentials have run out (the server closes connections that outlive them)."""
+    from praxis_contracts.permissions import inbox_prefix
+    from praxis_natsauth import mint_worker_credentials
+
+    bench, run_id = f"creds-bench-{unique_id}", f"creds-run-{unique_id}"
+    signer = secured_nats.worker_signer.read_text()
+    responder = await nats.connect(secured_nats.url, user_credentials=str(secured_nats.admin_creds))
+    served: list[int] = []
+
+    async def answer(msg: Msg) -> None:
+        call = MachineCall.model_validate_json(msg.data)
+        served.append(call.sequence)
+        await msg.respond(MachineCallResult(ok=True, result=call.sequence).model_dump_json().encode())
+
+    await responder.subscribe(subject_of(MachineCall, bench_id=bench), cb=answer)
+    await responder.flush()
+    transport = await NatsBenchTransport.connect(
+        secured_nats.url,
+        "test-worker",
+        creds=mint_worker_credentials(signer, run_id, [bench], 2),
+        inbox_prefix=inbox_prefix(run_id),
+        attempt_timeout_s=1,
+        unreachable_timeout_s=5,
+    )
+    first = transport.nc
+    try:
+        call = MachineCall(bench_id=bench, run_id=run_id, sequence=1, machine="lh", method="m")
+        assert (await transport.call(call)).result == 1
+        await transport.rotate(mint_worker_credentials(signer, run_id, [bench], 60))
+        await wait_for(lambda: first.is_closed, timeout=15, message="the first credentials never expired")
+        assert (await transport.call(call.model_copy(update={"sequence": 2}))).result == 2
+        assert served == [1, 2]
+    finally:
+        await transport.close()
+        await responder.close()
