@@ -4,7 +4,6 @@ is harmless and yields the same ids."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -24,9 +23,10 @@ from praxis_contracts.discovery import (
 from praxis_contracts.protocols import ProtocolDefinition
 from praxis_discovery.db.tables import protocol_sources, protocols
 from praxis_discovery.handlers.ports import Analyzer
+from praxis_servicekit.db import SqlUnitOfWork
 
 
-async def register_protocol(q: RegisterProtocol, uow: Any, analyzer: Analyzer, max_source_bytes: int) -> Reply:
+async def register_protocol(q: RegisterProtocol, uow: SqlUnitOfWork, analyzer: Analyzer, max_source_bytes: int) -> Reply:
     if len(q.source.encode()) > max_source_bytes:
         return ErrorReply(code="invalid", detail=f"file is larger than {max_source_bytes} bytes")
     definitions, diagnostics = analyzer.analyze(q.source, q.filename)
@@ -66,14 +66,14 @@ async def register_protocol(q: RegisterProtocol, uow: Any, analyzer: Analyzer, m
     return ProtocolsRegistered(protocols=definitions, diagnostics=diagnostics)
 
 
-async def get_protocol(q: GetProtocol, uow: Any) -> Reply:
+async def get_protocol(q: GetProtocol, uow: SqlUnitOfWork) -> Reply:
     row = (await uow.session.execute(sa.select(protocols.c.definition).where(protocols.c.id == q.protocol_id))).first()
     if row is None:
         return ErrorReply(code="not_found", detail=f"no protocol {q.protocol_id}")
     return ProtocolReply(definition=ProtocolDefinition.model_validate(row.definition))
 
 
-async def list_protocols(q: ListProtocols, uow: Any) -> Reply:
+async def list_protocols(q: ListProtocols, uow: SqlUnitOfWork) -> Reply:
     query = sa.select(protocols.c.definition).order_by(protocols.c.created_at.desc()).limit(min(max(q.limit, 1), 1000))
     if q.name:
         query = query.where(protocols.c.name == q.name)
@@ -81,7 +81,7 @@ async def list_protocols(q: ListProtocols, uow: Any) -> Reply:
     return ProtocolList(protocols=[ProtocolDefinition.model_validate(r.definition) for r in rows])
 
 
-async def get_protocol_source(q: GetProtocolSource, uow: Any) -> Reply:
+async def get_protocol_source(q: GetProtocolSource, uow: SqlUnitOfWork) -> Reply:
     row = (
         await uow.session.execute(sa.select(protocol_sources).where(protocol_sources.c.source_hash == q.source_hash))
     ).first()
