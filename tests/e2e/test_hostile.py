@@ -34,9 +34,9 @@ LAYERS = "uid,landlock-fs,landlock-net,seccomp,rlimits"
 
 PRELUDE = '''
 import os
+import signal
 import socket
 import sys
-import time
 
 from pylabrobot.liquid_handling import LiquidHandler
 
@@ -109,7 +109,7 @@ async def hostile_fork_bomb(lh: LiquidHandler, most: int = 100000) -> dict:
             error = f"{type(exc).__name__}: {exc}"
             break
         if pid == 0:
-            time.sleep(600)
+            signal.pause()  # until the run ends and its process group is killed
             os._exit(0)
         children += 1
     return {"children": children, "error": error}
@@ -172,7 +172,7 @@ async def hostile_bus(lh: LiquidHandler, other_bench: str = "other-bench", other
         "other_run": await tried(nc.request(f"praxis.bench.{bench}.cmd.machine_call.v1",
                                             json.dumps(call).encode(), timeout=10), lambda m: json.loads(m.data)),
     }
-    await asyncio.sleep(0.2)  # let the server's refusals arrive on the error callback
+    await nc.flush()  # the server answers the PING after the refusals of everything sent before it
     seen["errors"] = errors
     await nc.close()
     return seen

@@ -80,7 +80,7 @@ def test_missing_console_script_has_a_clear_error() -> None:
 FORKING = """
 import signal, subprocess, sys
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+child = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
 print("child", child.pid, flush=True)
 while True:
     signal.pause()
