@@ -15,7 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from praxis_contracts.hardware import MachineCall
 from praxis_contracts.registry import encode, subject_of
 from praxis_natsauth import mint_worker_credentials, worker_inbox_prefix
-from praxis_servicekit.bus import ensure_streams
+from praxis_servicekit.bus import ensure_streams, sync_with_server
 from praxis_testkit.plugin import SecuredNats
 from praxis_testkit.waiting import wait_for
 
@@ -28,7 +28,7 @@ CALL = f"praxis.bench.{BENCH}.cmd.machine_call.v1"
 
 async def _watch(admin: Client, subject: str) -> nats.aio.subscription.Subscription:
     sub = await admin.subscribe(subject)
-    await admin.flush()
+    await sync_with_server(admin)
     return sub
 
 
@@ -92,7 +92,7 @@ async def test_a_service_answers_its_queries_and_publishes_to_no_other_inbox(
         await msg.respond(b"answer")
 
     await discovery.nc.subscribe("praxis.discovery.qry.get_protocol.v1", queue="discovery", cb=answer)
-    await discovery.nc.flush()
+    await sync_with_server(discovery.nc)
     reply = await admin.request("praxis.discovery.qry.get_protocol.v1", b"{}", timeout=5)
     assert reply.data == b"answer"
 
@@ -150,7 +150,7 @@ async def test_a_worker_calls_its_bench_whose_agent_answers(
         await msg.respond(b"performed")
 
     await agent.nc.subscribe(CALL, queue=f"hardware-agent-{BENCH}", cb=perform)
-    await agent.nc.flush()
+    await sync_with_server(agent.nc)
     run_id = f"run{unique_id}"
     worker = await connect_as(_worker_creds(secured_nats, run_id, [BENCH]), inbox=worker_inbox_prefix(run_id))
     call = MachineCall(bench_id=BENCH, machine="lh", method="aspirate", run_id=run_id, sequence=1, epoch=1)

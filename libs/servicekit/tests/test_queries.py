@@ -11,6 +11,7 @@ from nats.aio.client import Client
 from praxis_contracts.base import ErrorReply, Reply
 from praxis_contracts.executor import GetRun, RunSummary
 from praxis_contracts.runs import RunStatus
+from praxis_servicekit.bus import sync_with_server
 from praxis_servicekit.logs import correlation_id
 from praxis_servicekit.queries import ERROR_HEADER, QueryFailed, QueryRoute, request, serve_queries
 
@@ -27,7 +28,7 @@ async def serve(nc: Client, unique_id: str) -> AsyncIterator[Serve]:
     async def start(handler: Callable[[GetRun], Awaitable[Reply]]) -> str:
         subject = f"praxis.t{unique_id}.qry.get_run.v1"  # not the real subject: no real executor can answer
         subs.extend(await serve_queries(nc, [QueryRoute(GetRun, handler, subject)], service=f"t{unique_id}"))
-        await nc.flush()  # the subscription is registered with the server before anyone asks
+        await sync_with_server(nc)  # the subscription is registered with the server before anyone asks
         return subject
 
     yield start
@@ -96,7 +97,7 @@ async def test_a_responder_that_never_answers_raises_query_failed_unavailable(nc
     subject = f"praxis.t{unique_id}.qry.silent.v1"
     silent = await nc.subscribe(subject)  # receives, never replies
     try:
-        await nc.flush()
+        await sync_with_server(nc)
         with pytest.raises(QueryFailed) as failed:
             await request(nc, GetRun(run_id="run-1"), RunSummary, subject=subject, timeout=0.2)
         assert failed.value.reply.code == "unavailable"

@@ -41,7 +41,7 @@ from praxis_gateway.app import create_app
 from praxis_gateway.config import Settings
 from praxis_gateway.db import MIGRATIONS
 from praxis_gateway.db.tables import SCHEMA
-from praxis_servicekit.bus import ensure_streams
+from praxis_servicekit.bus import ensure_streams, sync_with_server
 from praxis_servicekit.migrations import upgrade_to_head
 from praxis_servicekit.queries import ERROR_HEADER
 from praxis_testkit.databases import run_sync
@@ -72,13 +72,13 @@ class FakeServices:
             await self.nc.publish(msg.reply, reply.model_dump_json().encode(), headers={ERROR_HEADER: header})
 
         self._subs[target] = await self.nc.subscribe(target, cb=respond)
-        await self.nc.flush()
+        await sync_with_server(self.nc)
 
     async def silence(self, subject: str) -> None:
         sub = self._subs.pop(subject, None)
         if sub is not None:
             await sub.unsubscribe()
-            await self.nc.flush()
+            await sync_with_server(self.nc)
 
     def queries(self, query_type: type[Message], subject: str | None = None) -> list[Any]:
         return self.received[subject or subject_of(query_type)]
@@ -283,7 +283,7 @@ class FakeExecutor:
         for event in events:
             headers = {"Praxis-Type": type(event).__name__} if typed else None
             await self.fakes.nc.publish(subject_of(event), encode(event), headers=headers)
-        await self.fakes.nc.flush()
+        await sync_with_server(self.fakes.nc)
 
     async def emit(self, *events: RunEvent) -> None:
         self.store(*events)

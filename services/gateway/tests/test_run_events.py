@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosedError
 from praxis_contracts.executor import GetRunEvents, RunFinished
 from praxis_contracts.registry import subject_of
 from praxis_contracts.runs import RunStatus
+from praxis_servicekit.bus import sync_with_server
 from praxis_testkit.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -184,7 +185,7 @@ async def forger(nats_url: str) -> AsyncIterator[Client]:
 async def forge(client: Client, subject: str, payload: dict[str, Any] | bytes, type_name: str | None = None) -> None:
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     await client.publish(subject, data, headers={"Praxis-Type": type_name} if type_name else None)
-    await client.flush()
+    await sync_with_server(client)
 
 
 class TestForgedEvents:

@@ -31,6 +31,7 @@ from praxis_executor.worker.proxy import BenchUnreachable
 from praxis_executor.worker.runner import run_protocol
 from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
 from praxis_plrbridge.codec import encode_kwargs
+from praxis_servicekit.bus import sync_with_server
 from praxis_testkit.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -166,7 +167,7 @@ async def test_a_silent_bench_is_waited_for_and_asked_again_with_the_same_key(
     heard: list[int] = []
     silent = await nats.connect(nats_url)  # hears requests but never answers: every attempt times out
     await silent.subscribe(subject_of(MachineCall, bench_id=bench_id), cb=functools.partial(_note, heard))
-    await silent.flush()
+    await sync_with_server(silent)
     await agent.runtime.load_run_deck(LoadRunDeck(bench_id=bench_id, run_id="run-n"))
     call = pickup(agent.runtime, 1)
     pending = asyncio.create_task(transport.call(call))
@@ -203,7 +204,7 @@ async def test_a_worker_with_short_lived_credentials_keeps_working_across_a_rene
         await msg.respond(MachineCallResult(ok=True, result=call.sequence).model_dump_json().encode())
 
     await responder.subscribe(subject_of(MachineCall, bench_id=bench), cb=answer)
-    await responder.flush()
+    await sync_with_server(responder)
     transport = await NatsBenchTransport.connect(
         secured_nats.url,
         "test-worker",

@@ -42,6 +42,21 @@ def refused(exc: BaseException) -> bool:
     return any(marker in str(exc).lower() for marker in _REFUSALS)
 
 
+async def sync_with_server(nc: Client) -> None:
+    """Return once the server has processed everything this client sent so far: every subscription (so a request
+    from anyone now finds it) and every publish.
+
+    ``Client.flush()`` alone does not promise that with nats-py 2.16: it writes its PING straight to the socket,
+    while a new SUB waits in the client's buffer for the flusher task, so the server can answer the PING before it
+    has seen the SUB (a service that called itself ready was then met with "no responders", about once in 150
+    starts). Handing the buffer to the flusher first and waiting for it puts the SUBs on the wire before the PING.
+    """
+    push = getattr(nc, "_flush_pending", None)
+    if push is not None:
+        await push(force_flush=True)
+    await nc.flush()
+
+
 async def connect(url: str, name: str, *, creds: Path | None = None) -> Client:
     """Connect with unlimited reconnects: a NATS restart must not kill a service.
 

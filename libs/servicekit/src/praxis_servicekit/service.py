@@ -29,6 +29,7 @@ from praxis_servicekit.bus import (
     StreamSetupError,
     connect,
     ensure_streams,
+    sync_with_server,
     wait_for_streams,
 )
 from praxis_servicekit.consumer import Consumer, Subscription, check_subscriptions
@@ -207,7 +208,7 @@ async def _run(spec: ServiceSpec, stopping: asyncio.Event, ready: Callable[[], N
 
         routes = [*wiring.queries, QueryRoute(HealthQuery, health, health_subject(spec.health_service or spec.name))]
         await serve_queries(nc, routes, service=spec.name)
-        await nc.flush()  # the server knows our subscriptions before we call ourselves ready
+        await sync_with_server(nc)  # the server knows our subscriptions before we call ourselves ready
 
         if settings.metrics_port:
             try:

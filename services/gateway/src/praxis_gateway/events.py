@@ -39,6 +39,7 @@ from pydantic import ValidationError
 
 from praxis_contracts.executor import RunEvent
 from praxis_contracts.registry import UnknownSubject, class_for
+from praxis_servicekit.bus import sync_with_server
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class EventHub:
         self._sub = await self.nc.subscribe(
             EXECUTOR_EVENTS, cb=self._on_message, pending_msgs_limit=-1, pending_bytes_limit=-1
         )
-        await self.nc.flush()
+        await sync_with_server(self.nc)
 
     async def stop(self) -> None:
         if self._sub is not None:

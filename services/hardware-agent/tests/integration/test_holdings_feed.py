@@ -28,6 +28,7 @@ from praxis_contracts.scheduler import (
 from praxis_hardware_agent.adapters.holdings_feed import HoldingsFeed
 from praxis_hardware_agent.adapters.plr_runtime import BenchRuntime
 from praxis_hardware_agent.entrypoints.bench_bus import BenchBus
+from praxis_servicekit.bus import sync_with_server
 from praxis_servicekit.queries import QueryRoute, request, serve_queries
 from praxis_testkit.servers import NatsServer, free_port
 from praxis_testkit.waiting import wait_for
@@ -52,13 +53,13 @@ class Scheduler:
             return ReservationList(reservations=list(self.listed))
 
         self._subs = await serve_queries(self.nc, [QueryRoute(ListReservations, answer)], service="scheduler")
-        await self.nc.flush()
+        await sync_with_server(self.nc)
         return self
 
     async def stop(self) -> None:
         for sub in self._subs:
             await sub.unsubscribe()
-        await self.nc.flush()
+        await sync_with_server(self.nc)
 
     def reserve(self, run_id: str, asset_id: str) -> None:
         now = utcnow()
@@ -109,7 +110,7 @@ async def agent(nats_url: str, bench_id: str) -> AsyncIterator[Agent]:
         await runtime.setup()
         await feed.start()
         await serve_queries(client, BenchBus(runtime, client.jetstream(), bench_id, "test").routes(), service=bench_id)
-        await client.flush()
+        await sync_with_server(client)
         started.append((client, runtime, feed))
         return runtime, feed
 
@@ -123,7 +124,7 @@ async def agent(nats_url: str, bench_id: str) -> AsyncIterator[Agent]:
 async def publish(nc: Client, *events: Message) -> None:
     for event in events:
         await nc.publish(subject_of(event), encode(event))
-    await nc.flush()
+    await sync_with_server(nc)
 
 
 def scheduled(run_id: str, bench_id: str, machine: str) -> RunScheduled:
@@ -263,7 +264,7 @@ async def test_a_scheduler_that_does_not_answer_in_time_is_not_waited_for_on_eve
         questions.append(msg)
 
     mute = await nc.subscribe(subject_of(ListReservations), cb=swallow)
-    await nc.flush()
+    await sync_with_server(nc)
     try:
         _, feed = await agent()
         asked = len(questions)

@@ -38,6 +38,7 @@ from praxis_contracts.scheduler import (
     RunScheduled,
 )
 from praxis_hardware_agent.domain.holdings import Holdings
+from praxis_servicekit.bus import sync_with_server
 from praxis_servicekit.queries import request
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class HoldingsFeed:
                     subject_of(cls), cb=self._on_event, pending_msgs_limit=-1, pending_bytes_limit=-1
                 )
             )
-        await self.nc.flush()  # the server has our subscriptions before the scheduler is asked
+        await sync_with_server(self.nc)  # the server has our subscriptions before the scheduler is asked
         await self.maintain()
 
     async def stop(self) -> None:
