@@ -10,11 +10,9 @@ UV = $(or $(shell command -v uv 2>/dev/null),$(HOME)/.local/bin/uv)
 # --frozen: run against uv.lock exactly as committed; never re-resolve behind the developer's back.
 RUN = $(UV) run --frozen
 
-# mypy: the libraries plus every service's domain/ and handlers/ package that exists (has an __init__.py;
-# new services and packages are picked up as they appear). MYPYPATH maps each path to its import name.
-MYPY_DIRS = $(wildcard libs/contracts/src libs/protocol/src libs/servicekit/src libs/testkit/src libs/devstack/src \
-                      libs/natsauth/src libs/admin/src) \
-            $(patsubst %/__init__.py,%,$(wildcard services/*/src/*/domain/__init__.py services/*/src/*/handlers/__init__.py))
+# mypy: every library and every service's whole package (new ones are picked up as they appear). MYPYPATH maps
+# each path to its import name.
+MYPY_DIRS = $(wildcard libs/*/src) $(patsubst %/__init__.py,%,$(wildcard services/*/src/*/__init__.py))
 empty :=
 space := $(empty) $(empty)
 MYPYPATH_DIRS = $(subst $(space),:,$(strip $(wildcard libs/*/src services/*/src)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from praxis_contracts.base import Message, Reply
 from praxis_servicekit.consumer import Subscription, check_subscriptions, version_number, version_wildcard
@@ -85,8 +85,11 @@ def _versions_of_each_message(classes: Iterable[type[Message]]) -> list[list[typ
     return [sorted(group, key=lambda cls: version_number(cls.subject)) for group in groups.values()]
 
 
+Q = TypeVar("Q", bound=Message)
+
+
 def query_routes_for(
-    query_handlers: Mapping[type[Message], Callable[..., Awaitable[Reply]]],
+    query_handlers: Mapping[type[Q], Callable[..., Awaitable[Reply]]],
     uow_factory: Callable[[], Any] | None,
     deps: Mapping[str, Any],
 ) -> list[QueryRoute]:
