@@ -51,6 +51,7 @@ PINS = {
 TARGETS = ("worker", "executor", "agent", "scheduler", "gateway", "nats")
 SERVICE_OF = {"executor": "executor", "agent": "hardware-agent", "scheduler": "scheduler", "gateway": "gateway"}
 ENDED = {"completed", "failed", "cancelled", "rejected", "needs_operator"}
+STALL_S = 5.0  # a run whose record has not moved this long may have ended: then the gateway is asked
 
 
 def say(message: str) -> None:
@@ -163,9 +164,10 @@ class Drill:
                 return done
             if done != last:
                 last, moved_at = done, time.monotonic()
-            # Only a run that stopped moving may have ended: asking the gateway on every turn (a slow answer while
-            # a service restarts) let runs run past the next planned kill.
-            elif time.monotonic() - moved_at > 1.0 and self.status_now(run_id) in ENDED:
+            # A completed run shows in the record; only one that stopped moving for a while (parked or failed) is
+            # worth asking the gateway about. Asking on every turn, or soon after a kill, blocked this loop on
+            # answers slowed by the restart while the run went past the next planned kill.
+            elif time.monotonic() - moved_at > STALL_S and self.status_now(run_id) in ENDED:
                 return done
             if time.monotonic() > deadline:
                 raise RuntimeError(f"run {run_id} made no progress past step {beyond} in {timeout:.0f} s")
