@@ -16,11 +16,12 @@ from praxis_contracts.permissions import (
     grant,
     inbox_prefix,
     matches,
+    owned,
     owner_of,
     service_roles,
     worker_grant,
 )
-from praxis_contracts.registry import all_message_classes
+from praxis_contracts.registry import all_message_classes, subject_of
 from praxis_contracts.streams import ALL_STREAMS, stream_for
 
 BENCH = "b1"
@@ -87,9 +88,12 @@ def test_an_agent_keeps_to_its_own_bench() -> None:
         assert not allows(mine.publish, subject)  # it answers (allow_responses), it does not call itself
     assert mine.allow_responses
     assert all(
-        matches("praxis.hardware.evt.>", s) or s.startswith("$JS.API.STREAM.INFO.") or ".qry." in s
+        matches(f"praxis.hardware.evt.{BENCH}.>", s) or s.startswith("$JS.API.STREAM.INFO.") or ".qry." in s
         for s in mine.publish
     )
+    for cls in owned("hardware", Event):  # its own bench's events, never another's
+        assert allows(mine.publish, subject_of(cls, bench_id=BENCH))
+        assert not allows(mine.publish, subject_of(cls, bench_id="b2"))
 
 
 def test_a_worker_sends_requests_to_its_benches_only_and_touches_no_jetstream() -> None:

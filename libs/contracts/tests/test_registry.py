@@ -13,10 +13,11 @@ from pydantic import ValidationError
 import praxis_contracts
 from praxis_contracts.base import Command, Event, Message, Query, Reply
 from praxis_contracts.common import DeadLetter
-from praxis_contracts.hardware import MachineCall
+from praxis_contracts.hardware import BenchHeartbeat, MachineCall
 from praxis_contracts.registry import (
     MESSAGE_MODULES,
     DuplicateSubject,
+    SubjectMismatch,
     UnknownSubject,
     all_message_classes,
     build_table,
@@ -24,6 +25,7 @@ from praxis_contracts.registry import (
     decode,
     encode,
     subject_of,
+    subject_pattern,
 )
 from praxis_contracts.streams import ALL_STREAMS, stream_for
 
@@ -32,6 +34,9 @@ GENERAL = re.compile(
 )
 PER_BENCH = re.compile(
     r"praxis\.bench\.\{bench_id\}\.(?P<kind>cmd|qry)\.(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)"
+)
+PER_BENCH_EVENT = re.compile(
+    r"praxis\.hardware\.(?P<kind>evt)\.\{bench_id\}\.(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)"
 )
 KINDS = {"cmd": Command, "evt": Event, "qry": Query}
 
@@ -110,10 +115,10 @@ def test_subject_follows_the_naming_convention(routed_class: type[Message]) -> N
     if routed_class is DeadLetter:
         assert subject == "praxis.dlq.{service}"
         return
-    match = GENERAL.fullmatch(subject) or PER_BENCH.fullmatch(subject)
+    match = GENERAL.fullmatch(subject) or PER_BENCH.fullmatch(subject) or PER_BENCH_EVENT.fullmatch(subject)
     assert match, (
-        f"{routed_class.__qualname__}: {subject!r} is neither praxis.<owner>.<evt|cmd|qry>.<name>.v<N> "
-        f"nor praxis.bench.{{bench_id}}.<cmd|qry>.<name>.v<N>"
+        f"{routed_class.__qualname__}: {subject!r} is neither praxis.<owner>.<evt|cmd|qry>.<name>.v<N>, "
+        f"praxis.bench.{{bench_id}}.<cmd|qry>.<name>.v<N> nor praxis.hardware.evt.{{bench_id}}.<name>.v<N>"
     )
     family = KINDS[match["kind"]]
     assert issubclass(routed_class, family), f"{subject} is a {match['kind']} but {routed_class} is no {family}"
@@ -188,3 +193,15 @@ def test_stream_specs_are_consistent() -> None:
         for pattern in spec.subjects:
             others = [s.name for s in ALL_STREAMS if s is not spec and stream_for(pattern.replace(">", "x"), (s,))]
             assert not others, f"{pattern} of {spec.name} overlaps {others}"
+
+
+def test_a_per_bench_event_must_name_the_bench_of_its_subject() -> None:
+    """NATS permissions decide who may publish on ``praxis.hardware.evt.<bench>...``; a payload naming another
+    bench is refused rather than believed."""
+    heartbeat = BenchHeartbeat(bench_id="b1", sequence=1, interval_s=2.0)
+
+    assert subject_of(heartbeat) == "praxis.hardware.evt.b1.bench_heartbeat.v1"
+    assert decode(subject_of(heartbeat), encode(heartbeat)) == heartbeat
+    with pytest.raises(SubjectMismatch, match="bench_id='b1'"):
+        decode("praxis.hardware.evt.b2.bench_heartbeat.v1", encode(heartbeat))
+    assert subject_pattern(BenchHeartbeat) == "praxis.hardware.evt.*.bench_heartbeat.v1"

@@ -62,7 +62,7 @@ async def test_a_service_sets_up_the_praxis_streams_but_deletes_and_invents_none
     [
         ("discovery", "praxis.discovery.evt.catalog_synced.v1", "praxis.scheduler.evt.run_queued.v1"),
         ("scheduler", "praxis.scheduler.evt.run_scheduled.v1", "praxis.executor.evt.run_finished.v1"),
-        ("executor", "praxis.executor.evt.step_completed.v1", "praxis.hardware.evt.bench_heartbeat.v1"),
+        ("executor", "praxis.executor.evt.step_completed.v1", "praxis.hardware.evt.b1.bench_heartbeat.v1"),
         ("gateway", "praxis.scheduler.cmd.submit_run.v1", "praxis.executor.evt.step_completed.v1"),
     ],
 )
@@ -163,14 +163,19 @@ async def test_an_agent_keeps_to_its_bench_and_the_hardware_events(
     secured_nats: SecuredNats, connect_as: Connect, admin: Client, streams: None
 ) -> None:
     agent = await connect_as(secured_nats.creds(f"agent-{BENCH}"))
-    ack = await agent.nc.jetstream().publish("praxis.hardware.evt.bench_heartbeat.v1", b"{}")
+    ack = await agent.nc.jetstream().publish(f"praxis.hardware.evt.{BENCH}.bench_heartbeat.v1", b"{}")
     await admin.jetstream().delete_msg(ack.stream, ack.seq)
     await agent.nc.jetstream(timeout=5).stream_info("PRAXIS_HARDWARE_EVT")  # start-up checks the streams
 
     other_bench = "praxis.bench.other-bench.cmd.machine_call.v1"
     await agent.nc.subscribe(other_bench)
     await agent.refused("subscription", other_bench)
-    for subject in ("praxis.executor.evt.run_finished.v1", "$JS.API.STREAM.CREATE.PRAXIS_HARDWARE_EVT", CALL):
+    for subject in (
+        "praxis.executor.evt.run_finished.v1",
+        "$JS.API.STREAM.CREATE.PRAXIS_HARDWARE_EVT",
+        CALL,
+        "praxis.hardware.evt.other-bench.bench_heartbeat.v1",  # another bench's heartbeat, in its name
+    ):
         await agent.nc.publish(subject, b"{}")
         await agent.refused("publish", subject)
 
@@ -185,7 +190,7 @@ async def test_a_worker_may_call_only_its_benches_and_use_no_jetstream(
         f"$JS.API.STREAM.CREATE.ROGUE_{unique_id}",
         "$JS.API.STREAM.DELETE.PRAXIS_EXECUTOR_EVT",
         "praxis.executor.evt.step_completed.v1",
-        "praxis.hardware.evt.bench_heartbeat.v1",
+        f"praxis.hardware.evt.{BENCH}.bench_heartbeat.v1",
     ):
         await worker.nc.publish(subject, b"{}")
         await worker.refused("publish", subject)

@@ -8,9 +8,9 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from praxis_contracts.base import Command
-from praxis_contracts.hardware import EndRun
-from praxis_contracts.registry import subject_of
-from praxis_servicekit.consumer import PermanentError
+from praxis_contracts.hardware import BenchHeartbeat, EndRun
+from praxis_contracts.registry import encode, subject_of
+from praxis_servicekit.consumer import PermanentError, Subscription
 from praxis_servicekit.db import SqlUnitOfWork
 from praxis_servicekit.logs import correlation_id
 from praxis_testkit.waiting import wait_for
@@ -284,3 +284,31 @@ async def test_two_versions_share_one_consumer_that_dispatches_by_subject(
 
 def lane_payload(bench: str, run_id: str) -> bytes:
     return EndRun(bench_id=bench, run_id=run_id).model_dump_json().encode()
+
+
+async def test_a_per_bench_message_naming_another_bench_is_dead_lettered(lane: Any, store: Any, consumers: Any) -> None:
+    """The subject says which bench sent it (NATS lets each agent publish only its own); a payload naming another
+    bench is a forgery or a bug, and is not handled."""
+
+    async def end_run(msg: EndRun, uow: SqlUnitOfWork) -> None:
+        await store.add_effect(uow, msg.message_id, msg.run_id)
+
+    consumer = await consumers.start(end_run)
+    forged = EndRun(bench_id="another-bench", run_id="run-forged")
+    await lane.publish_raw(encode(forged))  # on this lane's bench subject
+    await lane.publish(lane.end_run("run-genuine"))
+
+    await wait_for(lambda: consumer.outcomes == ["invalid", "ok"], timeout=10, message="both messages settled")
+    assert await store.notes() == ["run-genuine"]
+    (letter,) = await lane.dead_letters()
+    assert "bench_id='another-bench'" in letter.error
+
+
+def test_a_consumer_of_a_per_bench_event_takes_every_benchs() -> None:
+    async def heartbeat(msg: BenchHeartbeat) -> None:
+        return None
+
+    sub = Subscription(message_type=BenchHeartbeat, handler=heartbeat)
+
+    assert sub.filter_subject() == "praxis.hardware.evt.*.bench_heartbeat.*"
+    assert list(sub.routes()) == ["praxis.hardware.evt.*.bench_heartbeat.v1"]

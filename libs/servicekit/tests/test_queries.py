@@ -10,6 +10,8 @@ from nats.aio.client import Client
 
 from praxis_contracts.base import ErrorReply, Reply
 from praxis_contracts.executor import GetRun, RunSummary
+from praxis_contracts.hardware import BenchDescription, DescribeBench
+from praxis_contracts.registry import subject_of
 from praxis_contracts.runs import RunStatus
 from praxis_servicekit.bus import sync_with_server
 from praxis_servicekit.logs import correlation_id
@@ -104,3 +106,27 @@ async def test_a_responder_that_never_answers_raises_query_failed_unavailable(nc
         assert "within 0.2s" in failed.value.reply.detail
     finally:
         await silent.unsubscribe()
+
+
+async def test_a_per_bench_request_naming_another_bench_answers_invalid(nc: Client, unique_id: str) -> None:
+    """A bench answers on its own subject; a request there that names another bench is refused unread."""
+    bench = f"b{unique_id}"
+
+    async def describe(query: DescribeBench) -> Reply:
+        return BenchDescription(bench_id=query.bench_id, simulated=True, machines=[])
+
+    subs = await serve_queries(
+        nc, [QueryRoute(DescribeBench, describe, subject_of(DescribeBench, bench_id=bench))], service=bench
+    )
+    await sync_with_server(nc)
+    try:
+        mine = await request(nc, DescribeBench(bench_id=bench), BenchDescription, timeout=5)
+        forged = DescribeBench(bench_id="another-bench")
+        msg = await nc.request(subject_of(DescribeBench, bench_id=bench), forged.model_dump_json().encode(), timeout=5)
+    finally:
+        for sub in subs:
+            await sub.unsubscribe()
+
+    assert mine.bench_id == bench
+    error = ErrorReply.model_validate_json(msg.data)
+    assert error.code == "invalid" and "bench_id='another-bench'" in error.detail

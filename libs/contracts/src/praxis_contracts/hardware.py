@@ -2,7 +2,9 @@
 
 Machine calls are core-NATS request/reply on a per-bench subject: the executor's worker waits for the answer of
 each call anyway, and the idempotency key (run id + sequence) makes a retried request safe. Durable facts
-(announcements, heartbeats, status changes) are JetStream events.
+(announcements, heartbeats, status changes) are JetStream events on the bench's own subjects
+(``praxis.hardware.evt.<bench>.<name>.v1``): an agent's NATS credentials let it publish only its own bench's, and
+a consumer refuses one whose ``bench_id`` is not the subject's.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class MachineInfo(BaseModel):
 
 
 class BenchAnnounced(Event):
-    subject: ClassVar[str] = "praxis.hardware.evt.bench_announced.v1"
+    subject: ClassVar[str] = "praxis.hardware.evt.{bench_id}.bench_announced.v1"
 
     bench_id: str
     simulated: bool
@@ -51,7 +53,7 @@ class BenchAnnounced(Event):
 
 
 class BenchHeartbeat(Event):
-    subject: ClassVar[str] = "praxis.hardware.evt.bench_heartbeat.v1"
+    subject: ClassVar[str] = "praxis.hardware.evt.{bench_id}.bench_heartbeat.v1"
 
     bench_id: str
     sequence: int
@@ -62,14 +64,14 @@ class BenchHeartbeat(Event):
 class BenchOffline(Event):
     """An agent shutting down cleanly says so; a crashed one is noticed by missed heartbeats."""
 
-    subject: ClassVar[str] = "praxis.hardware.evt.bench_offline.v1"
+    subject: ClassVar[str] = "praxis.hardware.evt.{bench_id}.bench_offline.v1"
 
     bench_id: str
     reason: str = "agent stopped"
 
 
 class MachineStatusChanged(Event):
-    subject: ClassVar[str] = "praxis.hardware.evt.machine_status_changed.v1"
+    subject: ClassVar[str] = "praxis.hardware.evt.{bench_id}.machine_status_changed.v1"
 
     bench_id: str
     machine: str

@@ -86,6 +86,8 @@ class Role:
 
     identity: str
     emits: str | None = None
+    bench: str = "*"
+    """The bench of a per-bench identity (an agent): its events' ``{bench_id}``; ``*`` for the central services."""
     sends: tuple[type[Message], ...] = ()
     asks: tuple[str, ...] = ()
     answers: tuple[str, ...] = ()
@@ -226,6 +228,7 @@ def agent_role(bench_id: str) -> Role:
     return Role(
         agent_identity(bench_id),
         emits="hardware",
+        bench=bench_id,
         asks=subjects([ListReservations]),
         answers=(*bench_subjects(bench_id), health_subject(AGENT_HEALTH_SERVICE)),
         listens=subjects([RunScheduled, ReservationReleased, LeaseExpired, RunFinished]),
@@ -249,7 +252,7 @@ def _consumer_api(consumes: Iterable[type[Message]]) -> list[str]:
         spec = stream_for(cls.subject)
         if spec is None:
             raise ValueError(f"{cls.__name__} ({cls.subject}) is on no stream: nothing can consume it durably")
-        allowed.append(f"$JS.API.CONSUMER.CREATE.{spec.name}.*.{version_wildcard(cls.subject)}")
+        allowed.append(f"$JS.API.CONSUMER.CREATE.{spec.name}.*.{version_wildcard(subjects([cls])[0])}")
         for api in (f"$JS.API.CONSUMER.INFO.{spec.name}.*", f"$JS.API.CONSUMER.MSG.NEXT.{spec.name}.*"):
             allowed.append(api)
         allowed.append(f"$JS.ACK.{spec.name}.>")
@@ -260,7 +263,7 @@ def grant(role: Role) -> Grant:
     """The NATS permissions of ``role``: exactly what its code needs, in a stable order without repeats."""
     publish: list[str] = []
     if role.emits is not None:
-        publish += subjects(owned(role.emits, Event))
+        publish += subjects(owned(role.emits, Event), role.bench)
     publish += subjects(role.sends)
     publish += role.asks
     if role.dead_letters is not None:

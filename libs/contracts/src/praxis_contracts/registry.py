@@ -91,9 +91,35 @@ def class_for(subject: str) -> type[Message]:
     raise UnknownSubject(f"no message class for subject {subject!r}")
 
 
+class SubjectMismatch(ValueError):
+    """A message whose fields contradict the subject it came on (a bench's event naming another bench)."""
+
+
 def decode(subject: str, data: bytes | str) -> Message:
-    """Validate ``data`` as the class registered for ``subject`` (raises UnknownSubject / ValidationError)."""
-    return class_for(subject).model_validate_json(data)
+    """Validate ``data`` as the class registered for ``subject`` (raises UnknownSubject / ValidationError /
+    :class:`SubjectMismatch`, see :func:`check_subject`)."""
+    msg = class_for(subject).model_validate_json(data)
+    check_subject(msg, subject)
+    return msg
+
+
+def check_subject(msg: Message, subject: str) -> None:
+    """On a templated subject, the fields its placeholders name must equal the subject's tokens.
+
+    NATS permissions decide who may publish on a subject, so the subject, not the payload, says which bench a
+    per-bench message is from; a payload naming another bench raises :class:`SubjectMismatch`.
+    """
+    template = type(msg).subject
+    if "{" not in template:
+        return
+    for part, token in zip(template.split("."), subject.split("."), strict=False):
+        if part.startswith("{") and str(getattr(msg, part[1:-1])) != token:
+            raise SubjectMismatch(f"{type(msg).__name__} on {subject} says {part[1:-1]}={getattr(msg, part[1:-1])!r}")
+
+
+def subject_pattern(cls: type[Message]) -> str:
+    """The NATS subject that covers every concrete subject of ``cls`` (each placeholder becomes ``*``)."""
+    return re.sub(r"\{\w+\}", "*", cls.subject)
 
 
 def subject_of(msg: Message | type[Message], **tokens: str) -> str:

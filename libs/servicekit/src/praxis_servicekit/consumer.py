@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from praxis_contracts.base import Message
 from praxis_contracts.common import DeadLetter, dlq_subject
-from praxis_contracts.registry import UnknownSubject, decode, subject_of
+from praxis_contracts.registry import UnknownSubject, check_subject, decode, subject_pattern
 from praxis_contracts.streams import stream_for
 from praxis_servicekit import metrics
 from praxis_servicekit.failures import Failure, PermanentError, classify_failure
@@ -109,7 +109,9 @@ class Route:
     def decode(self, subject: str, data: bytes) -> Message:
         if self.message_type is None:
             return decode(subject, data)
-        return self.message_type.model_validate_json(data)
+        msg = self.message_type.model_validate_json(data)
+        check_subject(msg, subject)  # a per-bench message names the bench of its subject
+        return msg
 
 
 @dataclass
@@ -148,8 +150,9 @@ class Subscription:
                 )
 
     def handled_subject(self) -> str:
-        """The concrete subject of ``message_type`` this subscription handles (placeholders filled in)."""
-        return self.subject or subject_of(self.message_type)
+        """The subject of ``message_type`` this subscription handles: each placeholder (a per-bench event's
+        ``{bench_id}``) is ``*``, so one consumer takes every bench's."""
+        return self.subject or subject_pattern(self.message_type)
 
     def filter_subject(self) -> str:
         """The JetStream filter: every version of the handled subject."""

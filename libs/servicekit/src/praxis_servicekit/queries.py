@@ -20,7 +20,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import ValidationError
 
 from praxis_contracts.base import ErrorReply, Message, Reply
-from praxis_contracts.registry import subject_of
+from praxis_contracts.registry import SubjectMismatch, check_subject, subject_of
 from praxis_servicekit import metrics
 from praxis_servicekit.logs import correlation_id
 
@@ -62,7 +62,8 @@ def _responder(nc: Client, route: QueryRoute, service: str) -> Callable[[Msg], A
             return
         try:
             query = route.message_type.model_validate_json(msg.data)
-        except ValidationError as exc:
+            check_subject(query, msg.subject)  # a per-bench request names the bench it was sent to
+        except (ValidationError, SubjectMismatch) as exc:
             reply: Reply = ErrorReply(code="invalid", detail=f"invalid query: {exc}")
         else:
             token = correlation_id.set(query.correlation_id)
